@@ -1,0 +1,127 @@
+"""Django settings for AurSwift.
+
+Adjustable values come from the environment or an optional ``.env`` in the
+data directory (django-environ), each with an explicit default. Internal
+settings follow below them and are not meant to be changed per shop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from aurswift.paths import SOURCE_ROOT, data_dir, default_db_path, ensure_layout, ensure_secret_key, logs_dir
+
+BASE_DIR: Path = SOURCE_ROOT
+DATA_DIR: Path = data_dir()
+ensure_layout(DATA_DIR)
+
+env = environ.Env()
+_env_file = DATA_DIR / ".env"
+if _env_file.exists():
+    env.read_env(str(_env_file))
+
+# --- Adjustable -------------------------------------------------------------
+DEBUG: bool = env.bool("AURSWIFT_DEBUG", default=False)
+SECRET_KEY: str = env.str("AURSWIFT_SECRET_KEY", default="") or ensure_secret_key(DATA_DIR)
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{default_db_path(DATA_DIR)}")}
+TIME_ZONE: str = env.str("AURSWIFT_TIME_ZONE", default="Europe/London")
+LANGUAGE_CODE: str = env.str("AURSWIFT_LANGUAGE", default="en-gb")
+# Guarded upgrade and backups (DESIGN.md section 4).
+AURSWIFT_BACKUP_RETENTION: int = env.int("AURSWIFT_BACKUP_RETENTION", default=10)
+AURSWIFT_STARTUP_ATTEMPTS: int = env.int("AURSWIFT_STARTUP_ATTEMPTS", default=3)
+# Till sign-in: failed PINs before a pause, and how long the pause lasts.
+AURSWIFT_PIN_MAX_FAILURES: int = env.int("AURSWIFT_PIN_MAX_FAILURES", default=5)
+AURSWIFT_PIN_LOCKOUT_SECONDS: int = env.int("AURSWIFT_PIN_LOCKOUT_SECONDS", default=60)
+# Software updates (DESIGN.md section 5).
+AURSWIFT_UPDATE_URL: str = env.str("AURSWIFT_UPDATE_URL", default="")
+AURSWIFT_UPDATE_CHECK_HOURS: float = env.float("AURSWIFT_UPDATE_CHECK_HOURS", default=4.0)
+# The per-launch secret the launcher hands to the server (empty: no launcher).
+AURSWIFT_LAUNCH_SECRET: str = env.str("AURSWIFT_LAUNCH_SECRET", default="")
+
+# --- Internal ---------------------------------------------------------------
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL keeps the till responsive while a backup reads; a busy timeout turns
+    # short lock waits into waits instead of errors; IMMEDIATE transactions
+    # take the write lock up front so two writers never deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 10,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        }
+    )
+
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "pos",
+    "maintenance",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "aurswift.urls"
+WSGI_APPLICATION = "aurswift.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = None  # served from the app folders by WhiteNoise; no collectstatic
+# Serve straight from the app folders: no collectstatic step, no CDN.
+WHITENOISE_USE_FINDERS = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "pos:signin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(logs_dir(DATA_DIR) / "aurswift.log"),
+            "maxBytes": 2_000_000,
+            "backupCount": 5,
+            "formatter": "plain",
+            "encoding": "utf-8",
+        },
+    },
+    "root": {"handlers": ["file"], "level": "INFO"},
+}

@@ -1,0 +1,1 @@
+"""Domain operations for the till: plain functions with explicit arguments."""

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the app: install what is missing, then start the till window
+# (pass --headless to serve without a window and print the URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [[ " $* " != *" --headless "* ]]; then
+  echo "No display found: serving headless. Open the printed URL in a browser on this machine."
+  set -- --headless "$@"
+fi
+export QTWEBENGINE_CHROMIUM_FLAGS="${QTWEBENGINE_CHROMIUM_FLAGS:---no-sandbox}"
+export PYWEBVIEW_GUI=qt
+exec .venv/bin/python launcher.py "$@"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, then run the whole suite.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/pos -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,113 @@
+"""Fixtures shared by every test folder.
+
+Each area keeps its own fixtures in its folder's conftest.py (tests/pos/,
+tests/db/, tests/shell/, tests/admin/, tests/updates/).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Return an empty AurSwift data directory for this test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def app_env(data_dir: Path) -> dict[str, str]:
+    """Return the environment for a subprocess (launcher, manage.py) on ``data_dir``."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
+    env["AURSWIFT_DATA_DIR"] = str(data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict:
+    """Point pytest-playwright at Debian's Chromium (no browser download here)."""
+    return {
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    }
+
+
+class HeadlessApp:
+    """A ``launcher.py --headless`` process and the URL it printed."""
+
+    def __init__(self, proc, url: str, output: list[str]) -> None:
+        self.proc, self.url, self.output = proc, url, output
+
+    @property
+    def base(self) -> str:
+        """Return ``http://127.0.0.1:<port>`` without the one-time path."""
+        return "/".join(self.url.split("/")[:3])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+
+
+def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0) -> HeadlessApp:
+    """Start the launcher headless and wait for its ``Serving on`` line."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "launcher.py"), "--headless", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    found = threading.Event()
+
+    def pump() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            output.append(line.rstrip("\n"))
+            if line.startswith("Serving on "):
+                found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not found.is_set():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("launcher did not start:\n" + "\n".join(output))
+        found.wait(0.1)
+    url = next(line for line in output if line.startswith("Serving on ")).split(" ", 2)[2]
+    return HeadlessApp(proc, url, output)
+
+
+@pytest.fixture
+def headless_app(app_env: dict[str, str]):
+    """Yield a running headless launcher on a fresh data directory."""
+    app = start_headless(app_env)
+    yield app
+    app.stop()
