@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
@@ -51,10 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{int(server.effective_port)}/launch/{launch_secret}/"
     print(f"Serving on {url}", flush=True)
     if args.headless:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
         return 0
     import webview
 
