@@ -27,7 +27,8 @@ stamp=.venv/.setup-stamp
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # (this machine's pip config lists local mirrors that may be absent: hide those warnings)
+  { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } 2>&1 |
+    { grep -v -e "is ignored: it is neither a file nor a directory" -e "BuildBackendWarning" || true; }
   echo "$want" > "$stamp"
 fi
