@@ -355,3 +355,18 @@ def clean_partial_files(backups_dir: Path) -> None:
     if backups_dir.exists():
         for path in backups_dir.glob("*.partial"):
             path.unlink()
+
+
+def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupInfo:
+    """Copy a database that SQLite cannot snapshot (damaged) byte for byte, marked unverified."""
+    backups_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now().astimezone()
+    final = _unique_path(backups_dir, now)
+    partial = final.with_name(final.name + ".partial")
+    sha = copy_file(db_path, partial)
+    os.replace(partial, final)
+    fsync_dir(backups_dir)
+    info = BackupInfo(path=final, created_at=now, size=final.stat().st_size, sha256=sha, reason=reason,
+                      app_version=__version__, migrations=[], verified=False)
+    _write_sidecar(info)
+    return info

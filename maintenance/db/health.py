@@ -1,0 +1,136 @@
+"""Database health: the full report behind ``check_db`` and the admin's health page.
+
+Everything here reads; nothing changes the database. The full check after
+start-up runs in a background thread so the till opens at once, and its
+result is kept in ``logs/last-health.json`` for the admin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+from aurswift.paths import logs_dir
+from maintenance import exceptions
+from maintenance.db.classify import classify, label
+from maintenance.db.diskspace import MB, required_bytes
+from maintenance.db.integrity import check_file
+from maintenance.db.sqlite_tools import size_with_wal
+
+log = logging.getLogger(__name__)
+LAST_HEALTH = "last-health.json"
+
+
+@dataclass
+class HealthReport:
+    db_path: str
+    checked_at: str
+    classification: str
+    problem: str = ""  # the refusal a start-up would give, if any
+    integrity: str = "not checked"
+    integrity_ok: bool | None = None
+    integrity_seconds: float = 0.0
+    foreign_key_violations: int = 0
+    fingerprints: str = ""
+    pending: list[str] = field(default_factory=list)
+    db_mb: float = 0.0
+    free_mb: float = 0.0
+    required_mb: float = 0.0
+    kept_aside: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problem and self.integrity_ok is not False and self.free_mb >= self.required_mb
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "healthy": self.healthy}
+
+    def lines(self) -> list[str]:
+        """Return the report as the lines ``check_db`` prints."""
+        return [
+            f"Database: {self.db_path}",
+            f"Classification: {self.classification}" + (f" — {self.problem}" if self.problem else ""),
+            f"Integrity: {self.integrity}",
+            f"Foreign key violations: {self.foreign_key_violations}",
+            f"Fingerprints: {self.fingerprints or 'n/a'}",
+            "Pending migrations: " + (", ".join(self.pending) if self.pending else "none"),
+            f"Disk: database {self.db_mb:.1f} MB, required free {self.required_mb:.1f} MB, "
+            f"available {self.free_mb:.1f} MB",
+            "Kept-aside databases: " + (", ".join(self.kept_aside) if self.kept_aside else "none"),
+            f"Healthy: {'yes' if self.healthy else 'no'}",
+        ]
+
+
+def kept_aside_files(data_dir: Path) -> list[Path]:
+    """Return the ``pos_system.db.old.<stamp>`` files kept by "Backup & Start Fresh" and repairs."""
+    return sorted(p for p in data_dir.glob("pos_system.db.old.*") if not p.name.endswith(("-wal", "-shm")))
+
+
+def check_health(db_path: Path, data_dir: Path, *, full: bool = True) -> HealthReport:
+    """Return a full health report of ``db_path`` (integrity_check when ``full``)."""
+    db_bytes = size_with_wal(db_path)
+    report = HealthReport(
+        db_path=str(db_path), checked_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        classification="unknown", db_mb=round(db_bytes / MB, 1),
+        free_mb=round(psutil.disk_usage(str(data_dir)).free / MB, 1),
+        required_mb=round(required_bytes(db_bytes) / MB, 1),
+        kept_aside=[p.name for p in kept_aside_files(data_dir)],
+    )
+    try:
+        result = classify(db_path)
+        report.classification = result.kind
+        report.pending = [label(k) for k in result.pending]
+        report.fingerprints = result.fingerprint_status
+        result.raise_for_problems()
+    except exceptions.MaintenanceError as err:
+        report.problem = err.message
+        if isinstance(err, exceptions.DatabaseCorruptError):
+            report.classification = "corrupt"
+            report.integrity, report.integrity_ok = err.message, False
+            return report
+    if db_path.exists():
+        check = check_file(db_path, full=full, foreign_keys=True)
+        report.integrity, report.integrity_ok = check.summary, check.ok
+        report.integrity_seconds = round(check.seconds, 3)
+        report.foreign_key_violations = check.foreign_key_violations
+    return report
+
+
+def last_health_path(data_dir: Path) -> Path:
+    return logs_dir(data_dir) / LAST_HEALTH
+
+
+def save_health(data_dir: Path, report: HealthReport) -> None:
+    path = last_health_path(data_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def last_health(data_dir: Path) -> dict | None:
+    """Return the last saved full check, or None if none ran yet."""
+    try:
+        return json.loads(last_health_path(data_dir).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def run_and_save(db_path: Path, data_dir: Path) -> HealthReport:
+    report = check_health(db_path, data_dir, full=True)
+    save_health(data_dir, report)
+    if not report.healthy:
+        log.error("Background database check found problems: %s", report.integrity)
+    return report
+
+
+def start_background_check(db_path: Path, data_dir: Path) -> threading.Thread:
+    """Run the full integrity check after start-up without delaying the till."""
+    thread = threading.Thread(target=run_and_save, args=(db_path, data_dir), daemon=True, name="db-health")
+    thread.start()
+    return thread
