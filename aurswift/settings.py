@@ -63,7 +63,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "pos",
     "maintenance",
+    # Extra apps and migration modules: for tests and benchmarks that need
+    # throw-away migration chains (never set in a shop).
+    *env.list("AURSWIFT_EXTRA_APPS", default=[]),
 ]
+MIGRATION_MODULES = {k: (v or None) for k, v in env.dict("AURSWIFT_MIGRATION_MODULES", default={}).items()}
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,0 +1,65 @@
+"""Pending migrations: backup, apply, verify — or restore the database exactly."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.db.conftest import dump, sha
+
+
+def test_upgrade_applies_pending_with_a_verified_backup(v1_shop):
+    before_rows = v1_shop.count("shopext_widget")
+    proc = v1_shop.manage("upgrade_db", "--json", chain="v2")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert out["outcome"] == "upgraded"
+    assert out["applied"] == ["shopext.0002_add_colour", "shopext.0003_add_size"]
+    assert {"colour", "size"} <= set(v1_shop.columns("shopext_widget"))
+    assert v1_shop.count("shopext_widget") == before_rows == 50
+    backup = Path(out["backup"])
+    sidecar = json.loads(backup.with_suffix(".json").read_text())
+    assert sidecar["sha256"] == sha(backup) and sidecar["reason"] == "before_migration"
+    assert "shopext.0001_initial" in sidecar["migrations"] and "shopext.0002_add_colour" not in sidecar["migrations"]
+    # the backup is the pre-upgrade database
+    conn = sqlite3.connect(backup)
+    assert "colour" not in [r[1] for r in conn.execute("PRAGMA table_info(shopext_widget)")]
+    conn.close()
+    assert v1_shop.upgrade_json("v2")[1]["outcome"] == "up_to_date"
+
+
+def _assert_restored(shop, chain: str, failed_step: str) -> dict:
+    before_sha, before_dump = sha(shop.db), dump(shop.db)
+    code, out = shop.upgrade_json(chain)
+    assert code == 3, out
+    assert out["title"] == "Database Migration Failed" and out["failed_step"] == failed_step
+    assert Path(out["backup_path"]).exists()
+    assert dump(shop.db) == before_dump, "the data must be exactly as before the run"
+    assert sha(shop.db) == before_sha
+    runs = [json.loads(line) for line in (shop.data_dir / "logs" / "upgrade-history.jsonl").read_text().splitlines()]
+    assert runs[-1]["outcome"] == "failed_restored"
+    return out
+
+
+def test_failing_second_of_three_migrations_restores(v1_shop):
+    out = _assert_restored(v1_shop, "fail2", "migrate")
+    assert "data migration failed on purpose" in out["message"]
+    assert "colour" not in v1_shop.columns("shopext_widget")
+
+
+def test_migration_leaving_a_foreign_key_violation_restores(v1_shop):
+    _assert_restored(v1_shop, "fk", "verify")
+    assert v1_shop.count("shopext_widget") == 50
+
+
+def test_non_atomic_migration_failing_half_way_restores(v1_shop):
+    _assert_restored(v1_shop, "nonatomic", "migrate")
+    assert "colour" not in v1_shop.columns("shopext_widget")
+
+
+def test_human_output_names_the_backup(v1_shop):
+    proc = v1_shop.manage("upgrade_db", chain="fail2")
+    assert proc.returncode == 3
+    assert "Database Migration Failed" in proc.stderr
+    assert "Backup: " in proc.stdout and "aurswift-backup-" in proc.stdout
