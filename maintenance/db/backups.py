@@ -97,8 +97,13 @@ def read_info(backup_path: Path) -> BackupInfo:
     except (FileNotFoundError, json.JSONDecodeError):
         stat = backup_path.stat()
         return BackupInfo(
-            path=backup_path, created_at=datetime.fromtimestamp(stat.st_mtime).astimezone(), size=stat.st_size,
-            sha256="", reason="unknown", app_version="unknown", verified=None,
+            path=backup_path,
+            created_at=datetime.fromtimestamp(stat.st_mtime).astimezone(),
+            size=stat.st_size,
+            sha256="",
+            reason="unknown",
+            app_version="unknown",
+            verified=None,
         )
     return BackupInfo(
         path=backup_path,
@@ -215,8 +220,14 @@ def create_backup(
             partial.unlink()
         raise
     info = BackupInfo(
-        path=final, created_at=now, size=final.stat().st_size, sha256=source_sha, reason=reason,
-        app_version=__version__, migrations=applied_migrations(final), verified=True,
+        path=final,
+        created_at=now,
+        size=final.stat().st_size,
+        sha256=source_sha,
+        reason=reason,
+        app_version=__version__,
+        migrations=applied_migrations(final),
+        verified=True,
     )
     _write_sidecar(info)
     emit(progress, "backup", f"Backup saved: {final.name}", percent=100.0)
@@ -340,7 +351,7 @@ def prune_backups(backups_dir: Path, keep: int, protect: Path | None = None) -> 
     newest = newest_verified(backups)
     automatic = [b for b in backups if b.automatic]
     removed: list[Path] = []
-    for info in automatic[max(keep, 0):]:
+    for info in automatic[max(keep, 0) :]:
         if (protect is not None and info.path == protect) or (newest is not None and info.path == newest.path):
             continue
         info.path.unlink()
@@ -366,7 +377,15 @@ def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupI
     sha = copy_file(db_path, partial)
     os.replace(partial, final)
     fsync_dir(backups_dir)
-    info = BackupInfo(path=final, created_at=now, size=final.stat().st_size, sha256=sha, reason=reason,
-                      app_version=__version__, migrations=[], verified=False)
+    info = BackupInfo(
+        path=final,
+        created_at=now,
+        size=final.stat().st_size,
+        sha256=sha,
+        reason=reason,
+        app_version=__version__,
+        migrations=[],
+        verified=False,
+    )
     _write_sidecar(info)
     return info

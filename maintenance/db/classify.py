@@ -59,7 +59,8 @@ class Classification:
         if self.missing_apps:
             raise exceptions.MigrationsMissingError(
                 "This installation is missing its database migration files for: "
-                + ", ".join(self.missing_apps) + ". Reinstall AurSwift; the database was not changed.",
+                + ", ".join(self.missing_apps)
+                + ". Reinstall AurSwift; the database was not changed.",
                 missing_apps=self.missing_apps,
             )
         if self.unknown:
@@ -71,7 +72,8 @@ class Classification:
         if self.mismatches:
             raise exceptions.FingerprintMismatchError(
                 "An already applied database migration was changed in this version of the app: "
-                + ", ".join(label(k) for k in self.mismatches) + ". Nothing was changed.",
+                + ", ".join(label(k) for k in self.mismatches)
+                + ". Nothing was changed.",
                 mismatches=[label(k) for k in self.mismatches],
             )
 

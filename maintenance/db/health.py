@@ -76,8 +76,10 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True) -> HealthR
     """Return a full health report of ``db_path`` (integrity_check when ``full``)."""
     db_bytes = size_with_wal(db_path)
     report = HealthReport(
-        db_path=str(db_path), checked_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-        classification="unknown", db_mb=round(db_bytes / MB, 1),
+        db_path=str(db_path),
+        checked_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        classification="unknown",
+        db_mb=round(db_bytes / MB, 1),
         free_mb=round(psutil.disk_usage(str(data_dir)).free / MB, 1),
         required_mb=round(required_bytes(db_bytes) / MB, 1),
         kept_aside=[p.name for p in kept_aside_files(data_dir)],

@@ -52,7 +52,10 @@ def check_file(db_path: Path, *, full: bool = False, foreign_keys: bool = True) 
     except sqlite3.DatabaseError as err:
         problems.append(str(err))
     return IntegrityResult(
-        ok=not problems, mode=mode, problems=problems, foreign_key_violations=violations,
+        ok=not problems,
+        mode=mode,
+        problems=problems,
+        foreign_key_violations=violations,
         seconds=time.perf_counter() - started,
     )
 

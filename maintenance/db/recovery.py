@@ -145,7 +145,8 @@ def _recover_by_copy(source: Path, target: Path) -> None:
             while True:
                 try:
                     rows = src.execute(
-                        f'SELECT rowid, * FROM "{table}" WHERE rowid > ? ORDER BY rowid LIMIT 500', (last,)  # noqa: S608
+                        f'SELECT rowid, * FROM "{table}" WHERE rowid > ? ORDER BY rowid LIMIT 500',  # noqa: S608
+                        (last,),
                     ).fetchall()
                 except sqlite3.DatabaseError:
                     last += 500  # skip a damaged stretch
@@ -184,11 +185,17 @@ def try_repair(db_path: Path, *, now: datetime | None = None) -> RepairReport:
         try:
             (_recover_with_cli if use_cli else _recover_by_copy)(scratch, target)
         except (exceptions.MaintenanceError, sqlite3.DatabaseError, OSError, subprocess.SubprocessError) as err:
-            return RepairReport("sqlite3 .recover" if use_cli else "table copy", False, None,
-                                message=f"Nothing could be recovered: {err}")
+            return RepairReport(
+                "sqlite3 .recover" if use_cli else "table copy",
+                False,
+                None,
+                message=f"Nothing could be recovered: {err}",
+            )
         tables: list[TableRecovery] = []
-        with contextlib.closing(sqlite3.connect(f"file:{scratch}?mode=ro", uri=True)) as before, \
-                contextlib.closing(sqlite3.connect(target)) as after:
+        with (
+            contextlib.closing(sqlite3.connect(f"file:{scratch}?mode=ro", uri=True)) as before,
+            contextlib.closing(sqlite3.connect(target)) as after,
+        ):
             try:
                 names = list_tables(after)
             except sqlite3.DatabaseError:
@@ -198,12 +205,22 @@ def try_repair(db_path: Path, *, now: datetime | None = None) -> RepairReport:
         method = "sqlite3 .recover" if use_cli else "table copy"
         check = check_file(target, full=True, foreign_keys=False)
         if not check.ok or not tables:
-            return RepairReport(method, False, None, tables,
-                                message=f"The salvaged database is not usable ({check.summary}); nothing was changed.")
+            return RepairReport(
+                method,
+                False,
+                None,
+                tables,
+                message=f"The salvaged database is not usable ({check.summary}); nothing was changed.",
+            )
         old = keep_aside(db_path, now)
         os.replace(target, db_path)
         fsync_dir(db_path.parent)
     lost = sum(t.lost_rows or 0 for t in tables)
-    return RepairReport(method, True, old, tables,
-                        message=f"Recovered {sum(t.recovered_rows for t in tables)} rows; {lost} rows lost. "
-                                f"The damaged database is kept as {old.name}.")
+    return RepairReport(
+        method,
+        True,
+        old,
+        tables,
+        message=f"Recovered {sum(t.recovered_rows for t in tables)} rows; {lost} rows lost. "
+        f"The damaged database is kept as {old.name}.",
+    )

@@ -73,9 +73,7 @@ def fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def copy_file(
-    src: Path, dst: Path, *, progress: Callable[[int, int], None] | None = None
-) -> str:
+def copy_file(src: Path, dst: Path, *, progress: Callable[[int, int], None] | None = None) -> str:
     """Copy ``src`` to ``dst`` durably and return the sha256 of the bytes copied.
 
     The hash is computed from the same buffers that are written, so it proves

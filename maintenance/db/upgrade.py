@@ -105,8 +105,13 @@ def finish_interrupted_runs(db_path: Path, progress: ProgressCallback | None = N
         marker.unlink()
         history.append_run(
             settings.DATA_DIR,
-            {"started_at": _now(), "finished_at": _now(), "outcome": "interrupted_run_restored",
-             "backup": str(backup_path), "to_version": __version__},
+            {
+                "started_at": _now(),
+                "finished_at": _now(),
+                "outcome": "interrupted_run_restored",
+                "backup": str(backup_path),
+                "to_version": __version__,
+            },
         )
         restored = backup_path
     return restored
@@ -145,12 +150,18 @@ def apply_migrations(progress: ProgressCallback | None) -> list[str]:
 
     def callback(action: str, migration=None, fake: bool = False) -> None:
         if action == "apply_start":
-            emit(progress, "migrate", f"Applying migration {len(applied) + 1} of {total}: "
-                 f"{migration.app_label}.{migration.name}", current=len(applied) + 1, total=total)
+            emit(
+                progress,
+                "migrate",
+                f"Applying migration {len(applied) + 1} of {total}: {migration.app_label}.{migration.name}",
+                current=len(applied) + 1,
+                total=total,
+            )
         elif action == "apply_success":
             # The migration's own transaction has committed: record its fingerprint now.
             fingerprints.write_fingerprints(
-                connection.connection, [(migration.app_label, migration.name, fingerprints.fingerprint(migration))],
+                connection.connection,
+                [(migration.app_label, migration.name, fingerprints.fingerprint(migration))],
                 source="applied",
             )
             applied.append(f"{migration.app_label}.{migration.name}")
@@ -189,7 +200,8 @@ def adopt_unrecorded(result: Classification) -> None:
     conn = sqlite3.connect(result.db_path, timeout=10)
     try:
         fingerprints.write_fingerprints(
-            conn, [(a, n, fingerprints.fingerprint(loader.graph.nodes[(a, n)])) for a, n in result.unrecorded],
+            conn,
+            [(a, n, fingerprints.fingerprint(loader.graph.nodes[(a, n)])) for a, n in result.unrecorded],
             source="adopted",
         )
     finally:
@@ -234,11 +246,20 @@ def _create_database(
     report = UpgradeReport(
         "upgraded", result.kind, pending=pending, applied=applied, duration_s=time.perf_counter() - started
     )
-    history.append_run(settings.DATA_DIR, {
-        "started_at": _now(), "finished_at": _now(), "from_version": None, "to_version": __version__,
-        "applied": applied, "duration_s": round(report.duration_s, 3), "outcome": "created",
-        "backup": None, "reason": reason,
-    })
+    history.append_run(
+        settings.DATA_DIR,
+        {
+            "started_at": _now(),
+            "finished_at": _now(),
+            "from_version": None,
+            "to_version": __version__,
+            "applied": applied,
+            "duration_s": round(report.duration_s, 3),
+            "outcome": "created",
+            "backup": None,
+            "reason": reason,
+        },
+    )
     emit(progress, "done", "The database is ready.", percent=100.0)
     return report
 
@@ -251,8 +272,11 @@ def _upgrade_existing(
     started_at = _now()
     from_version = _last_version(data_dir)
     entry: dict[str, object] = {
-        "started_at": started_at, "from_version": from_version, "to_version": __version__,
-        "pending": pending, "reason": reason,
+        "started_at": started_at,
+        "from_version": from_version,
+        "to_version": __version__,
+        "pending": pending,
+        "reason": reason,
     }
 
     emit(progress, "integrity", "Checking the database's integrity…")
@@ -260,7 +284,8 @@ def _upgrade_existing(
     if not check.ok:
         raise exceptions.DatabaseCorruptError(
             f"The database failed its integrity check ({check.summary}); it was not changed.",
-            db_path=db_path, problems=check.problems[:20],
+            db_path=db_path,
+            problems=check.problems[:20],
         )
     emit(progress, "disk", "Checking free disk space…")
     ensure_space(db_path)
@@ -274,9 +299,7 @@ def _upgrade_existing(
         if p.percent is not None and 0 < p.percent < 100:
             testhooks.pause_if("during_backup")
 
-    backup = backups.create_backup(
-        db_path, backups_dir(data_dir), reason="before_migration", progress=backup_progress
-    )
+    backup = backups.create_backup(db_path, backups_dir(data_dir), reason="before_migration", progress=backup_progress)
     entry["backup"] = str(backup.path)
     testhooks.pause_if("after_backup")
     marker = db_path.parent / UPGRADE_MARKER
@@ -299,27 +322,50 @@ def _upgrade_existing(
     marker.unlink()
     removed = backups.prune_backups(backups_dir(data_dir), keep=retention(), protect=backup.path)
     report = UpgradeReport(
-        "upgraded", MANAGED, pending=pending, applied=applied, backup=backup,
-        duration_s=time.perf_counter() - started, from_version=from_version,
+        "upgraded",
+        MANAGED,
+        pending=pending,
+        applied=applied,
+        backup=backup,
+        duration_s=time.perf_counter() - started,
+        from_version=from_version,
     )
-    entry.update({"finished_at": _now(), "applied": applied, "duration_s": round(report.duration_s, 3),
-                  "outcome": "upgraded", "pruned": [p.name for p in removed]})
+    entry.update(
+        {
+            "finished_at": _now(),
+            "applied": applied,
+            "duration_s": round(report.duration_s, 3),
+            "outcome": "upgraded",
+            "pruned": [p.name for p in removed],
+        }
+    )
     history.append_run(data_dir, entry)
     emit(progress, "done", f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
     return report
 
 
 def _restore_after_failure(
-    db_path: Path, backup: backups.BackupInfo, step: str, err: BaseException, entry: dict[str, object],
-    started: float, progress: ProgressCallback | None,
+    db_path: Path,
+    backup: backups.BackupInfo,
+    step: str,
+    err: BaseException,
+    entry: dict[str, object],
+    started: float,
+    progress: ProgressCallback | None,
 ) -> None:
     """Restore the backup after a failed step, prove it, record it, and raise the typed error."""
     log.exception("Guarded upgrade failed during %s; restoring %s", step, backup.path)
     connections.close_all()
     emit(progress, "restore", "The upgrade failed. Restoring the backup…")
     testhooks.pause_if("during_restore")
-    entry.update({"finished_at": _now(), "duration_s": round(time.perf_counter() - started, 3),
-                  "failed_step": step, "error": str(err)})
+    entry.update(
+        {
+            "finished_at": _now(),
+            "duration_s": round(time.perf_counter() - started, 3),
+            "failed_step": step,
+            "error": str(err),
+        }
+    )
     try:
         backups.restore_backup(backup.path, db_path, progress=progress)
         if sha256_file(db_path) != backup.sha256:
@@ -337,7 +383,9 @@ def _restore_after_failure(
     raise exceptions.MigrationFailedError(
         f"The database upgrade failed while {_STEP_WORDS.get(step, step)} ({err}). "
         f"Your data was restored from the backup made just before: {backup.path.name}.",
-        backup_path=backup.path, failed_step=step, cause=str(err),
+        backup_path=backup.path,
+        failed_step=step,
+        cause=str(err),
     ) from err
 
 

@@ -46,7 +46,11 @@ class Shop:
     def manage(self, *args: str, chain: str | None = "v1", timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-            cwd=REPO_ROOT, env=self.env_for(chain), capture_output=True, text=True, timeout=timeout,
+            cwd=REPO_ROOT,
+            env=self.env_for(chain),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def upgrade_json(self, chain: str | None = "v1") -> tuple[int, dict]:

@@ -38,8 +38,16 @@ class Command(BaseCommand):
             fingerprints.write_fingerprints(conn, [(app, name, new)], source="accepted")
         finally:
             conn.close()
-        history.append_run(settings.DATA_DIR, {
-            "started_at": _now(), "finished_at": _now(), "outcome": "fingerprint_accepted",
-            "migration": f"{app}.{name}", "old_sha256": old, "new_sha256": new, "reason": reason,
-        })
+        history.append_run(
+            settings.DATA_DIR,
+            {
+                "started_at": _now(),
+                "finished_at": _now(),
+                "outcome": "fingerprint_accepted",
+                "migration": f"{app}.{name}",
+                "old_sha256": old,
+                "new_sha256": new,
+                "reason": reason,
+            },
+        )
         self.stdout.write(f"Accepted {app}.{name}: {old or 'none'} -> {new}")

@@ -18,8 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             info = create_backup(
-                live_db_path(), backups_dir(settings.DATA_DIR), reason="manual",
-                progress=stderr_progress(self), full_check=True,
+                live_db_path(),
+                backups_dir(settings.DATA_DIR),
+                reason="manual",
+                progress=stderr_progress(self),
+                full_check=True,
             )
         except MaintenanceError as err:
             self.stderr.write(f"{err.title}: {err.message}")

@@ -25,8 +25,9 @@ class Command(BaseCommand):
             exit_with(2)
             return
         try:
-            point = restore_from_backup(path.resolve(), live_db_path(), settings.DATA_DIR,
-                                        progress=stderr_progress(self))
+            point = restore_from_backup(
+                path.resolve(), live_db_path(), settings.DATA_DIR, progress=stderr_progress(self)
+            )
         except MaintenanceError as err:
             self.stderr.write(f"{err.title}: {err.message}")
             exit_with(err.exit_code if err.exit_code != 0 else 1)

@@ -1,0 +1,138 @@
+"""Backups: unique names, verification, retention, safe names, atomic restore."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maintenance import exceptions
+from maintenance.db import backups
+from tests.db.conftest import sha
+
+NOW = datetime(2026, 11, 24, 9, 30, 0).astimezone()
+
+
+@pytest.fixture
+def live_db(tmp_path: Path) -> Path:
+    db = tmp_path / "pos_system.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT)")
+    conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('pos', '0001_initial', 'now')")
+    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER)")
+    conn.executemany("INSERT INTO sale (total_minor) VALUES (?)", [(i,) for i in range(1000)])
+    conn.commit()
+    conn.close()
+    return db
+
+
+def test_backup_is_verified_and_described(live_db, tmp_path):
+    info = backups.create_backup(live_db, tmp_path / "backups", reason="manual", now=NOW, full_check=True)
+    assert info.path.name == "aurswift-backup-20261124-093000.db"
+    sidecar = json.loads(info.path.with_suffix(".json").read_text())
+    assert sidecar["sha256"] == sha(info.path) == info.sha256
+    assert sidecar["migrations"] == ["pos.0001_initial"] and sidecar["reason"] == "manual"
+    assert sidecar["verified"] is True and sidecar["size"] == info.path.stat().st_size
+    conn = sqlite3.connect(info.path)
+    assert conn.execute("SELECT sum(total_minor) FROM sale").fetchone()[0] == sum(range(1000))
+    conn.close()
+
+
+def test_backup_includes_data_still_in_the_write_ahead_log(live_db, tmp_path):
+    writer = sqlite3.connect(live_db)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("INSERT INTO sale (total_minor) VALUES (424242)")
+    writer.commit()  # committed, still in -wal while this connection is open
+    info = backups.create_backup(live_db, tmp_path / "backups", reason="manual", now=NOW)
+    writer.close()
+    conn = sqlite3.connect(info.path)
+    assert conn.execute("SELECT count(*) FROM sale WHERE total_minor = 424242").fetchone()[0] == 1
+    conn.close()
+
+
+def test_names_are_unique_within_one_second(live_db, tmp_path):
+    names = [backups.create_backup(live_db, tmp_path / "b", reason="manual", now=NOW).path.name for _ in range(3)]
+    assert names == [
+        "aurswift-backup-20261124-093000.db",
+        "aurswift-backup-20261124-093000-2.db",
+        "aurswift-backup-20261124-093000-3.db",
+    ]
+
+
+def test_verify_detects_a_changed_backup(live_db, tmp_path):
+    info = backups.create_backup(live_db, tmp_path / "b", reason="manual", now=NOW)
+    data = bytearray(info.path.read_bytes())
+    data[-100] ^= 0xFF
+    info.path.write_bytes(bytes(data))
+    with pytest.raises(exceptions.BackupVerificationError, match="checksum mismatch"):
+        backups.verify_backup(info.path)
+    assert backups.read_info(info.path).verified is False
+
+
+def test_retention_keeps_manual_newest_verified_and_the_one_just_made(live_db, tmp_path):
+    bdir = tmp_path / "b"
+    manual = backups.create_backup(live_db, bdir, reason="manual", now=NOW - timedelta(days=30))
+    autos = [
+        backups.create_backup(live_db, bdir, reason="before_migration", now=NOW + timedelta(minutes=i))
+        for i in range(5)
+    ]
+    removed = backups.prune_backups(bdir, keep=2, protect=autos[0].path)
+    assert sorted(removed) == sorted(a.path for a in autos[1:3])
+    left = {b.path for b in backups.list_backups(bdir)}
+    assert left == {manual.path, autos[0].path, autos[3].path, autos[4].path}
+
+
+def test_only_backup_names_inside_the_folder_are_accepted(live_db, tmp_path):
+    bdir = tmp_path / "b"
+    info = backups.create_backup(live_db, bdir, reason="manual", now=NOW)
+    assert backups.resolve_backup(bdir, info.name) == bdir / info.name
+    for bad in ["../pos_system.db", str(live_db), "/etc/passwd", "aurswift-backup-20261124-093000.db/../x", ""]:
+        with pytest.raises(exceptions.BackupError):
+            backups.resolve_backup(bdir, bad)
+
+
+def test_newest_verified_backup_cannot_be_deleted(live_db, tmp_path):
+    bdir = tmp_path / "b"
+    old = backups.create_backup(live_db, bdir, reason="manual", now=NOW)
+    new = backups.create_backup(live_db, bdir, reason="manual", now=NOW + timedelta(hours=1))
+    with pytest.raises(exceptions.BackupError, match="newest verified"):
+        backups.delete_backup(new.path, bdir)
+    backups.delete_backup(old.path, bdir)
+    assert not old.path.exists() and not old.path.with_suffix(".json").exists()
+
+
+def test_restore_replaces_the_database_and_drops_a_stale_wal(live_db, tmp_path):
+    info = backups.create_backup(live_db, tmp_path / "b", reason="manual", now=NOW)
+    conn = sqlite3.connect(live_db)
+    conn.execute("DELETE FROM sale")
+    conn.commit()
+    conn.close()
+    stale_wal = live_db.with_name(live_db.name + "-wal")
+    stale_wal.write_bytes(b"stale")
+    backups.restore_backup(info.path, live_db)
+    assert sha(live_db) == info.sha256
+    assert not stale_wal.exists()
+    assert not (live_db.parent / backups.RESTORE_MARKER).exists()
+
+
+def test_restore_refuses_a_damaged_backup_and_keeps_the_database(live_db, tmp_path):
+    info = backups.create_backup(live_db, tmp_path / "b", reason="manual", now=NOW)
+    before = sha(live_db)
+    data = bytearray(info.path.read_bytes())
+    data[5000] ^= 0xFF
+    info.path.write_bytes(bytes(data))
+    with pytest.raises(exceptions.RestoreFailedError, match="damaged"):
+        backups.restore_backup(info.path, live_db)
+    assert sha(live_db) == before
+
+
+def test_an_interrupted_restore_is_finished_at_next_start(live_db, tmp_path):
+    info = backups.create_backup(live_db, tmp_path / "b", reason="manual", now=NOW)
+    live_db.write_bytes(b"half written")  # a crash between dropping the WAL and the rename
+    backups.write_json_atomic(live_db.parent / backups.RESTORE_MARKER, {"backup": str(info.path)})
+    assert backups.finish_interrupted_restore(live_db) == info.path
+    assert sha(live_db) == info.sha256

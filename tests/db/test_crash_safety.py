@@ -1,0 +1,87 @@
+"""A guarded upgrade killed with SIGKILL at any step never loses the database.
+
+Each test pauses the upgrade at one step (``AURSWIFT_TEST_PAUSE_AT``), kills
+it there, and runs the upgrade again: the database must end either exactly as
+before or fully upgraded, with every row still there.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.db.conftest import dump
+
+
+@pytest.fixture
+def shop_with_sales(shop):
+    assert shop.upgrade_json("v1")[0] == 0
+    conn = sqlite3.connect(shop.db)
+    with conn:
+        conn.execute("INSERT INTO pos_category (name, sort_order, colour) VALUES ('Drinks', 0, '#000000')")
+        # ~10 MB, so the backup copy reports progress part-way (4 MB chunks)
+        conn.execute("INSERT INTO shopext_widget (name, category_id) VALUES ('Till roll', 1)")
+        conn.execute("CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, blob TEXT)")
+        conn.executemany("INSERT INTO ballast (blob) VALUES (?)", [("b" * 2000,) for _ in range(5000)])
+    conn.close()
+    return shop
+
+
+def _kill_at(shop, chain: str, step: str) -> None:
+    env = shop.env_for(chain)
+    env["AURSWIFT_TEST_PAUSE_AT"] = step
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "manage.py"), "upgrade_db"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if line.startswith(f"AURSWIFT PAUSED AT {step}"):
+                proc.send_signal(signal.SIGKILL)
+                break
+        else:
+            pytest.fail(f"the upgrade never reached {step}: exit {proc.wait()}")
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _assert_intact(shop) -> None:
+    conn = sqlite3.connect(f"file:{shop.db}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM ballast").fetchone()[0] == 5000
+        assert conn.execute("SELECT count(*) FROM shopext_widget").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("step", ["before_backup", "during_backup", "after_backup", "during_migration"])
+def test_killed_upgrade_finishes_on_the_next_run(shop_with_sales, step):
+    _kill_at(shop_with_sales, "v2", step)
+    _assert_intact(shop_with_sales)  # openable and complete even right after the kill
+    code, out = shop_with_sales.upgrade_json("v2")
+    assert code == 0, out
+    assert {"colour", "size"} <= set(shop_with_sales.columns("shopext_widget"))
+    _assert_intact(shop_with_sales)
+    assert not list((shop_with_sales.data_dir / "backups").glob("*.partial"))
+
+
+def test_killed_restore_is_completed_on_the_next_run(shop_with_sales):
+    before = dump(shop_with_sales.db)
+    _kill_at(shop_with_sales, "fail2", "during_restore")
+    code, out = shop_with_sales.upgrade_json("fail2")  # restores the interrupted run, retries, fails, restores
+    assert code == 3, out
+    assert dump(shop_with_sales.db) == before
+    code, out = shop_with_sales.upgrade_json("v1")
+    assert (code, out["outcome"]) == (0, "up_to_date")
+    _assert_intact(shop_with_sales)

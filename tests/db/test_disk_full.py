@@ -1,0 +1,64 @@
+"""A full disk, on a real small filesystem: refused up front, or failed cleanly mid-copy."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from maintenance import exceptions
+from maintenance.db import backups
+from tests.db.conftest import add_shop_data, sha
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    """Mount a 40 MB tmpfs; skip (saying why) where mounting is not allowed."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_upgrade_is_refused_with_the_three_sizes_when_space_is_short(shop, small_fs, tmp_path):
+    assert shop.upgrade_json("v1")[0] == 0
+    add_shop_data(shop.db)
+    # Move the shop onto the 40 MB filesystem: 50 MB minimum free space cannot be met.
+    data = small_fs / "data"
+    shutil.copytree(shop.data_dir, data)
+    shop.env["AURSWIFT_DATA_DIR"] = str(data)
+    shop.data_dir, shop.db = data, data / "pos_system.db"
+    before = sha(shop.db)
+
+    code, out = shop.upgrade_json("v2")
+    assert code == 2, out
+    assert out["scenario"] == "disk" and out["title"] == "Database Migration Error"
+    assert out["required_mb"] == 50.0 and out["available_mb"] < 40 and out["database_mb"] > 0
+    assert f"Required: {out['required_mb']:.1f} MB" in out["message"]
+    assert sha(shop.db) == before
+    assert not list((data / "backups").iterdir())
+
+
+def test_backup_running_out_of_space_leaves_no_file_and_the_database_untouched(small_fs, tmp_path):
+    db = tmp_path / "pos_system.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
+    conn.executemany("INSERT INTO ballast (blob) VALUES (randomblob(4000))", [() for _ in range(15000)])
+    conn.commit()
+    conn.close()
+    assert db.stat().st_size > 50 * 1024 * 1024
+    before = sha(db)
+    with pytest.raises(exceptions.BackupError, match="could not be written"):
+        backups.create_backup(db, small_fs / "backups", reason="manual")
+    assert sha(db) == before
+    assert list((small_fs / "backups").iterdir()) == []
