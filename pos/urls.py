@@ -1,10 +1,21 @@
-"""Till URLs (filled in by the till views)."""
+"""Till URLs: the till at the root of the site."""
 
 from django.urls import path
-from django.views.generic import TemplateView
+
+from pos import views
 
 app_name = "pos"
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="pos/placeholder.html"), name="till"),
-    path("signin/", TemplateView.as_view(template_name="pos/placeholder.html"), name="signin"),
+    path("", views.till, name="till"),
+    path("signin/", views.signin, name="signin"),
+    path("signout/", views.signout, name="signout"),
+    path("order/add/", views.add_product, name="add"),
+    path("order/scan/", views.scan, name="scan"),
+    path("order/line/<int:line_id>/", views.set_quantity, name="quantity"),
+    path("order/table/", views.set_table, name="table"),
+    path("order/pay/", views.pay, name="pay"),
+    path("order/void/", views.void, name="void"),
+    path("receipt/<int:pk>/", views.receipt, name="receipt"),
+    path("reports/x/", views.x_report, name="x_report"),
+    path("reports/z/", views.z_report, name="z_report"),
 ]

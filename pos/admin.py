@@ -1,0 +1,229 @@
+"""Django admin for managers: the shop's catalogue, staff, and read-only sales history."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from pos.exceptions import SignInError
+from pos.models import (
+    Business,
+    Category,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    Refund,
+    StaffProfile,
+    Table,
+    VatRate,
+    ZReport,
+)
+from pos.services import pins
+from pos.services.money import format_money
+
+
+def _money(field: str, label: str):
+    def show(obj) -> str:
+        return format_money(getattr(obj, field) or 0)
+
+    show.short_description = label  # type: ignore[attr-defined]
+    show.admin_order_field = field  # type: ignore[attr-defined]
+    return show
+
+
+@admin.register(Business)
+class BusinessAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "vat_number"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not Business.objects.exists()
+
+
+class StaffProfileForm(forms.ModelForm):
+    new_pin = forms.CharField(
+        required=False,
+        label="New till PIN",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="4 to 8 digits. Leave empty to keep the current PIN. Stored hashed.",
+    )
+
+    class Meta:
+        model = StaffProfile
+        fields = ["user", "role", "new_pin"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    form = StaffProfileForm
+    list_display = ["display_name", "role", "has_pin", "locked"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    actions = ["unlock"]
+
+    @admin.display(boolean=True, description="PIN set")
+    def has_pin(self, obj: StaffProfile) -> bool:
+        return bool(obj.pin_hash)
+
+    @admin.display(boolean=True, description="Locked")
+    def locked(self, obj: StaffProfile) -> bool:
+        from django.utils import timezone
+
+        return bool(obj.pin_locked_until and obj.pin_locked_until > timezone.now())
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        pin = form.cleaned_data.get("new_pin")
+        if pin:
+            try:
+                pins.set_pin(obj, pin)
+            except SignInError as err:
+                messages.error(request, err.message)
+
+    @admin.action(description="Unlock till sign-in")
+    def unlock(self, request, queryset) -> None:
+        queryset.update(failed_pin_attempts=0, pin_locked_until=None)
+
+
+@admin.register(VatRate)
+class VatRateAdmin(admin.ModelAdmin):
+    list_display = ["name", "rate_bp"]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "sort_order", "colour"]
+    list_editable = ["sort_order"]
+    search_fields = ["name"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", _money("price_minor", "price"), "vat_rate", "sku", "barcode", "active"]
+    list_filter = ["active", "category", "vat_rate"]
+    search_fields = ["name", "sku", "barcode"]
+    list_select_related = ["category", "vat_rate"]
+    list_editable = ["active"]
+
+
+@admin.register(Table)
+class TableAdmin(admin.ModelAdmin):
+    list_display = ["name", "seats", "active"]
+    list_filter = ["active"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ["product_name", "quantity", "unit_price_minor", "vat_rate_bp", "line_total_minor", "vat_minor"]
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ["method", "amount_minor", "tendered_minor", "change_minor", "created_at", "taken_by"]
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ["amount_minor", "method", "reason", "created_at", "refunded_by"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are the shop's records: paid, void and refunded ones cannot be edited or deleted."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "status",
+        "cashier",
+        "table",
+        _money("total_minor", "total"),
+        _money("vat_minor", "VAT"),
+    ]
+    list_filter = ["status", "table"]
+    search_fields = ["id", "lines__product_name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["cashier", "table"]
+    inlines = [OrderLineInline, PaymentInline, RefundInline]
+    show_full_result_count = False  # a count(*) over a million orders on every page is not worth it
+    readonly_fields = [
+        "status",
+        "cashier",
+        "created_at",
+        "paid_at",
+        "total_minor",
+        "vat_minor",
+        "voided_at",
+        "voided_by",
+        "z_report",
+    ]
+    fields = readonly_fields[:4] + ["table", "void_reason"] + readonly_fields[4:]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # orders are rung up on the till
+
+    def has_change_permission(self, request, obj: Order | None = None) -> bool:
+        if obj is not None and obj.status != Order.Status.OPEN:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj: Order | None = None) -> bool:
+        if obj is not None and obj.status != Order.Status.OPEN:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(ZReport)
+class ZReportAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "closed_by",
+        "order_count",
+        _money("gross_minor", "gross"),
+        _money("vat_minor", "VAT"),
+        _money("refunds_minor", "refunds"),
+    ]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ["id", "order", _money("amount_minor", "amount"), "method", "reason", "created_at", "refunded_by"]
+    list_filter = ["method"]
+    list_select_related = ["order", "refunded_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.site_header = "AurSwift back-office"
+admin.site.site_title = "AurSwift"
+admin.site.index_title = "Run the shop"

@@ -1,0 +1,187 @@
+"""Ringing up a sale: open an order, add lines, take payment, void, refund.
+
+Each function owns its transaction. Lines snapshot the product's name, price
+and VAT rate; the order's totals are recomputed from its lines every time
+(rules in :mod:`pos.services.money`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from pos.exceptions import OrderClosedError, PaymentError, PosError
+from pos.models import Order, OrderLine, Payment, Product, Refund, Table
+from pos.services.money import format_money, line_amounts
+
+
+def _require_open(order: Order) -> None:
+    if order.status != Order.Status.OPEN:
+        raise OrderClosedError(f"Order #{order.pk} is already {order.get_status_display().lower()}.")
+
+
+def _recalculate(order: Order) -> None:
+    totals = order.lines.aggregate(total=Sum("line_total_minor"), vat=Sum("vat_minor"))
+    order.total_minor = totals["total"] or 0
+    order.vat_minor = totals["vat"] or 0
+    order.save(update_fields=["total_minor", "vat_minor"])
+
+
+def open_order(cashier, table: Table | None = None, now: datetime | None = None) -> Order:
+    """Start a new, empty order for ``cashier``."""
+    return Order.objects.create(cashier=cashier, table=table, created_at=now or timezone.now())
+
+
+def current_order(cashier) -> Order | None:
+    """Return the cashier's most recent open order, if any."""
+    return Order.objects.filter(cashier=cashier, status=Order.Status.OPEN).order_by("-created_at", "-pk").first()
+
+
+@transaction.atomic
+def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
+    """Add ``quantity`` of ``product``; the same product at the same price adds to its line."""
+    _require_open(order)
+    if not product.active:
+        raise PosError(f"{product.name} is not on sale.")
+    if quantity < 1:
+        raise PosError("Quantity must be at least 1.")
+    line = order.lines.filter(product=product, unit_price_minor=product.price_minor).first()
+    if line is None:
+        line = OrderLine(
+            order=order,
+            product=product,
+            product_name=product.name,
+            unit_price_minor=product.price_minor,
+            vat_rate_bp=product.vat_rate.rate_bp,
+            quantity=0,
+        )
+    line.quantity += quantity
+    amounts = line_amounts(line.unit_price_minor, line.quantity, line.vat_rate_bp)
+    line.line_total_minor, line.vat_minor = amounts.gross_minor, amounts.vat_minor
+    line.save()
+    _recalculate(order)
+    return line
+
+
+@transaction.atomic
+def set_quantity(order: Order, line_id: int, quantity: int) -> None:
+    """Change a line's quantity; zero removes the line."""
+    _require_open(order)
+    line = order.lines.get(pk=line_id)
+    if quantity <= 0:
+        line.delete()
+    else:
+        amounts = line_amounts(line.unit_price_minor, quantity, line.vat_rate_bp)
+        line.quantity, line.line_total_minor, line.vat_minor = quantity, amounts.gross_minor, amounts.vat_minor
+        line.save()
+    _recalculate(order)
+
+
+@transaction.atomic
+def assign_table(order: Order, table: Table | None) -> None:
+    _require_open(order)
+    order.table = table
+    order.save(update_fields=["table"])
+
+
+@transaction.atomic
+def pay(
+    order: Order, method: str, *, taken_by, tendered_minor: int | None = None, now: datetime | None = None
+) -> Payment:
+    """Take full payment for the order and close it.
+
+    Cash: ``tendered_minor`` must cover the total; the change is recorded.
+    Card: the total is charged.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    _require_open(order)
+    if not order.lines.exists():
+        raise PaymentError("The basket is empty.")
+    symbol = _symbol()
+    if method == Payment.Method.CASH:
+        if tendered_minor is None:
+            raise PaymentError("Enter the cash handed over.")
+        if tendered_minor < order.total_minor:
+            raise PaymentError(
+                f"Cash tendered {format_money(tendered_minor, symbol)} is less than the total "
+                f"{format_money(order.total_minor, symbol)}."
+            )
+        change = tendered_minor - order.total_minor
+    elif method == Payment.Method.CARD:
+        tendered_minor, change = None, 0
+    else:
+        raise PaymentError("Choose cash or card.")
+    now = now or timezone.now()
+    payment = Payment.objects.create(
+        order=order,
+        method=method,
+        amount_minor=order.total_minor,
+        tendered_minor=tendered_minor,
+        change_minor=change,
+        created_at=now,
+        taken_by=taken_by,
+    )
+    order.status, order.paid_at = Order.Status.PAID, now
+    order.save(update_fields=["status", "paid_at"])
+    return payment
+
+
+@transaction.atomic
+def void_order(order: Order, by, reason: str = "", now: datetime | None = None) -> None:
+    """Cancel an open order; it stays in the records as void."""
+    _require_open(order)
+    order.status, order.voided_by, order.voided_at = Order.Status.VOID, by, now or timezone.now()
+    order.void_reason = reason.strip() or "Voided at the till"
+    order.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
+
+
+@transaction.atomic
+def refund_order(order: Order, by, reason: str, now: datetime | None = None) -> Refund:
+    """Refund a paid order in full, by the method it was paid with."""
+    if order.status != Order.Status.PAID:
+        raise OrderClosedError(f"Only a paid order can be refunded; order #{order.pk} is {order.status}.")
+    if not reason.strip():
+        raise PosError("Give a reason for the refund.")
+    payment = order.payments.first()
+    refund = Refund.objects.create(
+        order=order,
+        amount_minor=order.total_minor,
+        method=payment.method if payment else Payment.Method.CASH,
+        reason=reason.strip(),
+        refunded_by=by,
+        created_at=now or timezone.now(),
+    )
+    order.status = Order.Status.REFUNDED
+    order.save(update_fields=["status"])
+    return refund
+
+
+def find_by_code(code: str) -> Product | None:
+    """Return the active product with this barcode or SKU (what a scanner types)."""
+    code = code.strip()
+    if not code:
+        return None
+    return Product.objects.filter(Q(barcode=code) | Q(sku__iexact=code), active=True).first()
+
+
+def search_products(query: str) -> QuerySet[Product]:
+    query = query.strip()
+    products = Product.objects.filter(active=True).select_related("vat_rate", "category")
+    if not query:
+        return products.none()
+    return products.filter(Q(name__icontains=query) | Q(barcode=query) | Q(sku__iexact=query))[:40]
+
+
+def has_open_sale() -> bool:
+    """Return True while any order with lines is still open (an update must wait)."""
+    return Order.objects.filter(status=Order.Status.OPEN, lines__isnull=False).exists()
+
+
+def _symbol() -> str:
+    from pos.models import Business
+
+    business = Business.objects.first()
+    return business.currency_symbol if business else "£"

@@ -1,0 +1,224 @@
+"""Till views: parse the request, call one service, render. No business rules here."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from pos.exceptions import PosError
+from pos.models import Business, Category, Order, Product, StaffProfile, Table
+from pos.services import orders, pins, reports
+from pos.services.money import parse_money
+
+
+def _business() -> Business | None:
+    return Business.objects.first()
+
+
+def till_user_required(view):
+    """Send anyone not signed in with a till PIN to the sign-in page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated or not hasattr(request.user, "staff"):
+            return redirect("pos:signin")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def signin(request: HttpRequest) -> HttpResponse:
+    staff = StaffProfile.objects.select_related("user").filter(user__is_active=True)
+    if request.method == "POST":
+        profile = staff.filter(pk=request.POST.get("staff")).first()
+        if profile is None:
+            messages.error(request, "Choose your name first.")
+        else:
+            try:
+                pins.verify_pin(profile, request.POST.get("pin", ""))
+            except PosError as err:
+                messages.error(request, err.message)
+            else:
+                login(request, profile.user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("pos:till")
+    return render(request, "pos/signin.html", {"staff": staff, "business": _business()})
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("pos:signin")
+
+
+@till_user_required
+def till(request: HttpRequest) -> HttpResponse:
+    categories = list(Category.objects.all())
+    query = request.GET.get("q", "").strip()
+    selected = None
+    if query:
+        products = list(orders.search_products(query))
+    else:
+        selected = next((c for c in categories if str(c.pk) == request.GET.get("category")), None)
+        selected = selected or (categories[0] if categories else None)
+        products = list(Product.objects.filter(active=True, category=selected).select_related("vat_rate"))
+    order = orders.current_order(request.user)
+    return render(
+        request,
+        "pos/till.html",
+        {
+            "business": _business(),
+            "categories": categories,
+            "selected": selected,
+            "products": products,
+            "query": query,
+            "order": order,
+            "lines": list(order.lines.all()) if order else [],
+            "tables": Table.objects.filter(active=True),
+        },
+    )
+
+
+def _order_for(request: HttpRequest) -> Order:
+    return orders.current_order(request.user) or orders.open_order(request.user)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "pos:till")
+
+
+@require_POST
+@till_user_required
+def add_product(request: HttpRequest) -> HttpResponse:
+    product = get_object_or_404(Product, pk=request.POST.get("product"))
+    try:
+        orders.add_product(_order_for(request), product)
+    except PosError as err:
+        messages.error(request, err.message)
+    return _back(request)
+
+
+@require_POST
+@till_user_required
+def scan(request: HttpRequest) -> HttpResponse:
+    code = request.POST.get("code", "")
+    product = orders.find_by_code(code)
+    if product is None:
+        return redirect(f"/?q={code.strip()}")  # not a barcode: show it as a search
+    try:
+        orders.add_product(_order_for(request), product)
+    except PosError as err:
+        messages.error(request, err.message)
+    return redirect("pos:till")
+
+
+@require_POST
+@till_user_required
+def set_quantity(request: HttpRequest, line_id: int) -> HttpResponse:
+    order = orders.current_order(request.user)
+    try:
+        quantity = int(request.POST.get("quantity", ""))
+        if order is None:
+            raise PosError("There is no open order.")
+        orders.set_quantity(order, line_id, quantity)
+    except ValueError:
+        messages.error(request, "Enter a whole number.")
+    except PosError as err:
+        messages.error(request, err.message)
+    return _back(request)
+
+
+@require_POST
+@till_user_required
+def set_table(request: HttpRequest) -> HttpResponse:
+    table = Table.objects.filter(pk=request.POST.get("table") or None).first()
+    try:
+        orders.assign_table(_order_for(request), table)
+    except PosError as err:
+        messages.error(request, err.message)
+    return redirect("pos:till")
+
+
+@require_POST
+@till_user_required
+def pay(request: HttpRequest) -> HttpResponse:
+    order = orders.current_order(request.user)
+    if order is None:
+        messages.error(request, "The basket is empty.")
+        return redirect("pos:till")
+    method = request.POST.get("method", "")
+    try:
+        tendered = parse_money(request.POST.get("tendered", "")) if method == "cash" else None
+        orders.pay(order, method, taken_by=request.user, tendered_minor=tendered)
+    except ValueError as err:
+        messages.error(request, str(err))
+        return redirect("pos:till")
+    except PosError as err:
+        messages.error(request, err.message)
+        return redirect("pos:till")
+    return redirect("pos:receipt", pk=order.pk)
+
+
+@require_POST
+@till_user_required
+def void(request: HttpRequest) -> HttpResponse:
+    order = orders.current_order(request.user)
+    if order is not None:
+        try:
+            orders.void_order(order, request.user, request.POST.get("reason", ""))
+            messages.success(request, f"Order #{order.pk} voided.")
+        except PosError as err:
+            messages.error(request, err.message)
+    return redirect("pos:till")
+
+
+@till_user_required
+def receipt(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("cashier", "table"), pk=pk)
+    lines = list(order.lines.all())
+    vat_rates: dict[int, dict[str, int]] = {}
+    for line in lines:
+        entry = vat_rates.setdefault(line.vat_rate_bp, {"gross": 0, "vat": 0})
+        entry["gross"] += line.line_total_minor
+        entry["vat"] += line.vat_minor
+        entry["net"] = entry["gross"] - entry["vat"]
+    return render(
+        request,
+        "pos/receipt.html",
+        {
+            "business": _business(),
+            "order": order,
+            "lines": lines,
+            "payment": order.payments.first(),
+            "vat_rates": sorted(vat_rates.items(), reverse=True),
+        },
+    )
+
+
+@till_user_required
+def x_report(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "pos/report.html",
+        {
+            "business": _business(),
+            "report": reports.x_report(),
+            "title": "X report",
+            "is_manager": request.user.staff.role == StaffProfile.Role.MANAGER,
+        },
+    )
+
+
+@require_POST
+@till_user_required
+def z_report(request: HttpRequest) -> HttpResponse:
+    if request.user.staff.role != StaffProfile.Role.MANAGER:
+        return HttpResponseForbidden("Only a manager can close the day with a Z report.")
+    z = reports.close_z_report(request.user)
+    messages.success(request, f"Z report #{z.pk} closed: {z.order_count} sales.")
+    return redirect("pos:x_report")
