@@ -1,19 +1,34 @@
-"""Desktop entry point: start the local server and open the till window.
+"""AurSwift desktop entry point: one instance, a private local server, the window.
 
-(First version: plain migrate and demo data; the guarded start-up replaces it.)
+``python launcher.py`` opens the till window; ``--headless`` serves the same
+app without a window and prints the URL to open (DESIGN.md section 7):
+
+    Serving on http://127.0.0.1:<port>/launch/<one-time secret>/
+
+Start-up order: take the single-instance lock → start waitress on a free
+loopback port → show the start-up screen while the guarded database upgrade
+runs in the background → the till (or a recovery page).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import logging
 import os
 import secrets
 import sys
 import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("aurswift.launcher")
 
 
 def prepare_django(launch_secret: str) -> None:
+    """Configure Django for this launch (the secret opens the window's session)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
     os.environ["AURSWIFT_LAUNCH_SECRET"] = launch_secret
     import django
@@ -21,44 +36,129 @@ def prepare_django(launch_secret: str) -> None:
     django.setup()
 
 
-def prepare_database() -> None:
-    from django.core.management import call_command
-
-    from pos.services import demo
-
-    call_command("migrate", verbosity=0)
-    if demo.needs_demo_data():
-        print(demo.format_credentials(demo.create_demo_data()), flush=True)
-
-
-def start_server():
+def start_server(host: str = "127.0.0.1"):
+    """Start waitress on a free port of the loopback interface, in a thread."""
     from waitress.server import create_server
 
     from aurswift.wsgi import application
 
-    server = create_server(application, host="127.0.0.1", port=0, threads=4)
+    server = create_server(application, host=host, port=0, threads=6, ident="AurSwift")
     threading.Thread(target=server.run, daemon=True, name="waitress").start()
     return server
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="AurSwift till and back-office")
-    parser.add_argument("--headless", action="store_true", help="serve without a window; print the URL")
-    args = parser.parse_args(argv)
-    launch_secret = secrets.token_urlsafe(32)
-    prepare_django(launch_secret)
-    prepare_database()
-    server = start_server()
-    url = f"http://127.0.0.1:{int(server.effective_port)}/launch/{launch_secret}/"
-    print(f"Serving on {url}", flush=True)
-    if args.headless:
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-        return 0
+def wait_until_ready(url: str, timeout: float = 10.0) -> None:
+    """Wait until the server answers (it usually does at once)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "static/pos/till.css", timeout=1).close()  # noqa: S310 - loopback
+            return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+
+
+def make_startup(instance) -> object:
+    from django.conf import settings
+
+    from aurswift import startup
+    from maintenance import exceptions
+
+    def blocker() -> exceptions.MaintenanceError | None:
+        if instance.try_acquire():
+            return None
+        other = instance.other
+        return exceptions.DatabaseLockedError(
+            f"AurSwift is already running (process {other.pid}). Use the window that is already open, "
+            "or close it and press Retry.",
+            holder_pid=other.pid,
+            holder_name=other.description,
+        )
+
+    state = startup.Startup(
+        max_attempts=settings.AURSWIFT_STARTUP_ATTEMPTS, instance_blocker=blocker, focus_token=instance.lock.focus_token
+    )
+    startup.install(state)
+    return state
+
+
+class Instance:
+    """The single-instance lock, taken lazily so a Retry can take it later."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from aurswift.single_instance import InstanceLock
+
+        self.lock = InstanceLock(data_dir)
+        self.held = False
+        self.other = None
+        self.port: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if free and publish our port; return whether we hold it."""
+        if not self.held:
+            self.other = self.lock.acquire()
+            self.held = self.other is None
+            if self.held and self.port:
+                self.lock.publish(self.port)
+        return self.held
+
+
+def open_window(url: str, state) -> None:
+    """Show the app in a pywebview window (Qt backend); return when it is closed."""
+    os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")
     import webview
 
-    webview.create_window("AurSwift", url, width=1280, height=800)
-    webview.start(gui="qt")
+    window = webview.create_window("AurSwift", url, width=1280, height=800, min_size=(900, 600))
+
+    def on_loaded() -> None:
+        print(f"Page loaded: {window.get_current_url()}", flush=True)
+
+    window.events.loaded += on_loaded
+    state.on_quit = window.destroy
+    state.on_focus = lambda: (window.restore(), window.show())
+    webview.start(gui="qt", debug=False, private_mode=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="AurSwift till and back-office")
+    parser.add_argument("--headless", action="store_true", help="serve without a window and print the URL")
+    args = parser.parse_args(argv)
+
+    launch_secret = secrets.token_urlsafe(32)
+    prepare_django(launch_secret)
+    from django.conf import settings
+
+    from aurswift.single_instance import ask_to_focus
+
+    instance = Instance(settings.DATA_DIR)
+    state = make_startup(instance)
+    server = start_server()
+    port = int(server.effective_port)
+    base = f"http://127.0.0.1:{port}/"
+    wait_until_ready(base)
+    instance.port = port
+    if not instance.try_acquire() and not args.headless:
+        ask_to_focus(instance.other)
+    state.start()
+    url = f"{base}launch/{launch_secret}/"
+    log.info("serving on 127.0.0.1:%s", port)
+    print(f"Serving on {url}", flush=True)
+
+    quit_event = threading.Event()
+    try:
+        if args.headless:
+            state.on_quit = quit_event.set
+            quit_event.wait()
+        else:
+            open_window(url, state)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        instance.lock.release()
     return 0
 
 

@@ -1,12 +1,15 @@
-"""Top-level URLs: the till at the root, Django admin for managers."""
+"""Top-level URLs: the till at the root, Django admin for managers, start-up pages."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from aurswift.launch import open_session
+from maintenance import startup_views
 
 urlpatterns = [
     path("launch/<str:token>/", open_session, name="launch"),
+    path("startup/", include("maintenance.startup_urls")),
+    path("_instance/focus/", startup_views.focus, name="instance-focus"),
     path("admin/", admin.site.urls),
     path("", include("pos.urls")),
 ]

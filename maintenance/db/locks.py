@@ -1,0 +1,46 @@
+"""Who holds the database? Name the other process so the shop knows what to close."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import psutil
+
+from maintenance import exceptions
+
+
+def find_holders(db_path: Path) -> list[tuple[int, str]]:
+    """Return ``(pid, description)`` of other processes with the database file open."""
+    targets = {str(db_path.resolve()), str(db_path.resolve()) + "-wal"}
+    holders = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        if proc.info["pid"] == os.getpid():
+            continue
+        try:
+            if any(f.path in targets for f in proc.open_files()):
+                cmd = " ".join(proc.info["cmdline"] or [])[:120] or proc.info["name"]
+                holders.append((proc.info["pid"], cmd))
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return holders
+
+
+def ensure_writable(db_path: Path, timeout: float = 2.0) -> None:
+    """Raise DatabaseLockedError, naming the holder where visible, if we cannot write."""
+    conn = sqlite3.connect(db_path, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as err:
+        if "locked" not in str(err) and "busy" not in str(err):
+            raise
+        holders = find_holders(db_path)
+        pid, name = holders[0] if holders else (None, None)
+        who = f"process {pid} ({name})" if pid else "another program"
+        raise exceptions.DatabaseLockedError(
+            f"The database is in use by {who}. Close it, then press Retry.", holder_pid=pid, holder_name=name
+        ) from err
+    finally:
+        conn.close()
