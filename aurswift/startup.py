@@ -119,8 +119,9 @@ class Startup:
     def _first_run_data(self) -> None:
         from pos.services import demo
 
-        if demo.needs_demo_data():
-            creds = demo.format_credentials(demo.create_demo_data())
+        created = demo.prepare_first_run()
+        if created is not None:
+            creds = demo.format_credentials(created)
             print(creds, flush=True)
             with self._lock:
                 self.credentials = creds

@@ -124,9 +124,12 @@ def _count(conn: sqlite3.Connection, table: str) -> int | None:
 
 def _recover_with_cli(source: Path, target: Path) -> None:
     dump = subprocess.run(["sqlite3", str(source), ".recover"], capture_output=True, timeout=3600, check=False)
-    if not dump.stdout:
-        raise exceptions.MaintenanceError("sqlite3 .recover produced nothing: " + dump.stderr.decode(errors="replace"))
-    subprocess.run(["sqlite3", str(target)], input=dump.stdout, capture_output=True, timeout=3600, check=False)
+    if dump.returncode != 0 or not dump.stdout:
+        # Seen with Debian's sqlite3 3.40: ".recover" stops with "SQL logic error".
+        raise exceptions.MaintenanceError("sqlite3 .recover failed: " + dump.stderr.decode(errors="replace").strip())
+    load = subprocess.run(["sqlite3", str(target)], input=dump.stdout, capture_output=True, timeout=3600, check=False)
+    if load.returncode != 0:
+        raise exceptions.MaintenanceError("loading the recovered data failed: " + load.stderr.decode(errors="replace"))
 
 
 def _recover_by_copy(source: Path, target: Path) -> None:
@@ -182,15 +185,19 @@ def try_repair(db_path: Path, *, now: datetime | None = None) -> RepairReport:
         if wal_path(db_path).exists():
             shutil.copyfile(wal_path(db_path), wal_path(scratch))
         target = Path(scratch_dir) / "repaired.db"
+        method = "table copy"
         try:
-            (_recover_with_cli if use_cli else _recover_by_copy)(scratch, target)
-        except (exceptions.MaintenanceError, sqlite3.DatabaseError, OSError, subprocess.SubprocessError) as err:
-            return RepairReport(
-                "sqlite3 .recover" if use_cli else "table copy",
-                False,
-                None,
-                message=f"Nothing could be recovered: {err}",
-            )
+            if use_cli:
+                try:
+                    _recover_with_cli(scratch, target)
+                    method = "sqlite3 .recover"
+                except (exceptions.MaintenanceError, subprocess.SubprocessError):
+                    target.unlink(missing_ok=True)
+                    _recover_by_copy(scratch, target)
+            else:
+                _recover_by_copy(scratch, target)
+        except (sqlite3.DatabaseError, OSError) as err:
+            return RepairReport(method, False, None, message=f"Nothing could be recovered: {err}")
         tables: list[TableRecovery] = []
         with (
             contextlib.closing(sqlite3.connect(f"file:{scratch}?mode=ro", uri=True)) as before,
@@ -202,7 +209,6 @@ def try_repair(db_path: Path, *, now: datetime | None = None) -> RepairReport:
                 names = []
             for name in names:
                 tables.append(TableRecovery(name, _count(before, name), _count(after, name) or 0))
-        method = "sqlite3 .recover" if use_cli else "table copy"
         check = check_file(target, full=True, foreign_keys=False)
         if not check.ok or not tables:
             return RepairReport(

@@ -81,8 +81,13 @@ def _random_pin() -> str:
 
 
 def needs_demo_data() -> bool:
-    """Return True when the database has no business yet (a first run)."""
-    return not Business.objects.exists()
+    """Return True on a first run: no business and no products yet."""
+    return not Business.objects.exists() and not Product.objects.exists()
+
+
+def needs_first_staff() -> bool:
+    """Return True when nobody could sign in: no member of staff at all."""
+    return not StaffProfile.objects.exists()
 
 
 def ensure_managers_group() -> Group:
@@ -123,7 +128,12 @@ def create_demo_data() -> DemoCredentials:
             )
     for number in range(1, 9):
         Table.objects.create(name=f"Table {number}", seats=4 if number % 2 else 2)
+    return create_first_staff()
 
+
+@transaction.atomic
+def create_first_staff() -> DemoCredentials:
+    """Create a manager and a cashier with random credentials, and return them."""
     user_model = get_user_model()
     manager_password = secrets.token_urlsafe(12)
     creds = DemoCredentials(
@@ -145,10 +155,19 @@ def create_demo_data() -> DemoCredentials:
     return creds
 
 
+def prepare_first_run() -> DemoCredentials | None:
+    """Create what a first run needs (demo shop, or just staff); return new credentials, if any."""
+    if needs_demo_data():
+        return create_demo_data()
+    if needs_first_staff():
+        return create_first_staff()
+    return None
+
+
 def format_credentials(creds: DemoCredentials) -> str:
     """Return the one-time message that tells the shop owner how to sign in."""
     return (
-        "First run: demo shop created. These credentials are shown only once:\n"
+        "First run: staff accounts created. These credentials are shown only once:\n"
         f"  Manager  admin login: {creds.manager_username} / {creds.manager_password}   till PIN: {creds.manager_pin}\n"
         f"  Cashier  till PIN: {creds.cashier_pin}\n"
     )

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import HeadlessApp, start_headless
 from tests.db.conftest import Shop, add_shop_data
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-results"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 def sha(path: Path) -> str:
@@ -46,7 +46,7 @@ def launch(request):
 
 
 def screenshot(page, name: str) -> Path:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
