@@ -1,0 +1,57 @@
+"""A real Chromium rings up a sale on the till served by the headless launcher."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+SHOTS = REPO_ROOT / "test-output" / "screenshots"
+
+
+def _cashier_pin(output: list[str]) -> str:
+    match = re.search(r"Cashier\s+till PIN: (\d+)", "\n".join(output))
+    assert match, output
+    return match.group(1)
+
+
+def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
+    page.goto(headless_app.url)
+    page.wait_for_selector("text=Welcome to AurSwift")
+    assert _cashier_pin(headless_app.output) in page.inner_text("pre.credentials")
+    page.get_by_role("link", name="Open the till").click()
+
+    page.wait_for_selector("text=Who is on the till?")
+    page.get_by_text("Casey Cashier").click()
+    for digit in _cashier_pin(headless_app.output):
+        page.get_by_role("button", name=digit, exact=True).click()
+    page.get_by_role("button", name="Sign in").click()
+
+    page.wait_for_selector("text=Tap a product or scan a barcode to start.")
+    page.locator("button.product[data-name=Cappuccino]").click()
+    page.locator("button.product[data-name=Cappuccino]").click()
+    page.get_by_role("link", name="Cakes").click()
+    page.locator("button.product[data-name=Brownie]").click()
+    assert page.inner_text("#order-total") == "£9.75"  # 2 × 3.40 + 2.95
+    page.screenshot(path=str(tmp_path / "till-basket.png"))
+
+    page.get_by_role("button", name="£20.00").click()
+    assert page.input_value("#tendered") == "20.00"
+    page.get_by_role("button", name="Pay cash").click()
+
+    page.wait_for_selector("[aria-label=Receipt]")
+    assert page.inner_text("#receipt-total") == "£9.75"
+    assert page.inner_text("#receipt-change") == "£10.25"
+    receipt = page.inner_text("[aria-label=Receipt]")
+    assert "2 × Cappuccino" in receipt and "1 × Brownie" in receipt and "AurSwift Demo Café" in receipt
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "till-receipt.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "till-receipt.png"), full_page=True)
+
+    page.get_by_role("link", name="Next customer").click()
+    page.get_by_role("link", name="X report").click()
+    assert page.inner_text("#x-count") == "1" and page.inner_text("#x-cash") == "£9.75"
