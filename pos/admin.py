@@ -152,9 +152,9 @@ class OrderAdmin(admin.ModelAdmin):
         _money("total_minor", "total"),
         _money("vat_minor", "VAT"),
     ]
-    list_filter = ["status", "table"]
-    search_fields = ["id", "lines__product_name"]
-    date_hierarchy = "created_at"
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter), "table"]
+    search_fields = ["id"]
+    ordering = ["-created_at", "-id"]
     list_select_related = ["cashier", "table"]
     inlines = [OrderLineInline, PaymentInline, RefundInline]
     show_full_result_count = False  # a count(*) over a million orders on every page is not worth it

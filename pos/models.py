@@ -158,6 +158,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["paid_at"]),
+            # the admin's order list sorts by date over every order ever taken
+            models.Index(fields=["-created_at", "-id"], name="pos_order_newest_idx"),
         ]
 
     def __str__(self) -> str:

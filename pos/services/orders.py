@@ -48,7 +48,12 @@ def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
         raise PosError(f"{product.name} is not on sale.")
     if quantity < 1:
         raise PosError("Quantity must be at least 1.")
-    line = order.lines.filter(product=product, unit_price_minor=product.price_minor).first()
+    # Match in Python among this order's few lines: a SQL filter on product_id
+    # tempts SQLite into the product index, which spans every sale ever made.
+    line = next(
+        (ln for ln in order.lines.all() if ln.product_id == product.pk and ln.unit_price_minor == product.price_minor),
+        None,
+    )
     if line is None:
         line = OrderLine(
             order=order,

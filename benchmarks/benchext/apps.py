@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BenchextConfig(AppConfig):
+    name = "benchmarks.benchext"
+    label = "benchext"
