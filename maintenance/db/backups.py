@@ -389,3 +389,9 @@ def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupI
     )
     _write_sidecar(info)
     return info
+
+
+def discard(backup_path: Path) -> None:
+    """Remove a backup that must not be kept (made from a database that failed its check)."""
+    backup_path.unlink(missing_ok=True)
+    sidecar_path(backup_path).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from maintenance import exceptions
 from maintenance.db import backups, fingerprints, history, testhooks
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
-from maintenance.db.integrity import check_file
+from maintenance.db.integrity import check_file, check_in_parallel
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import sha256_file
 
@@ -279,27 +280,12 @@ def _upgrade_existing(
         "reason": reason,
     }
 
-    emit(progress, "integrity", "Checking the database's integrity…")
-    check = check_file(db_path, full=False, foreign_keys=True)
-    if not check.ok:
-        raise exceptions.DatabaseCorruptError(
-            f"The database failed its integrity check ({check.summary}); it was not changed.",
-            db_path=db_path,
-            problems=check.problems[:20],
-        )
     emit(progress, "disk", "Checking free disk space…")
     ensure_space(db_path)
 
     testhooks.pause_if("before_backup")
     adopt_unrecorded(result)
-
-    def backup_progress(p) -> None:
-        if progress:
-            progress(p)
-        if p.percent is not None and 0 < p.percent < 100:
-            testhooks.pause_if("during_backup")
-
-    backup = backups.create_backup(db_path, backups_dir(data_dir), reason="before_migration", progress=backup_progress)
+    backup = _checked_backup(db_path, data_dir, progress)
     entry["backup"] = str(backup.path)
     testhooks.pause_if("after_backup")
     marker = db_path.parent / UPGRADE_MARKER
@@ -312,7 +298,7 @@ def _upgrade_existing(
         step = "verify"
         connections.close_all()
         emit(progress, "verify", "Verifying the upgraded database…")
-        verify = check_file(db_path, full=False, foreign_keys=True)
+        verify = check_in_parallel(db_path)
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
     except Exception as err:  # noqa: BLE001 - any failure means: put the backup back
@@ -342,6 +328,48 @@ def _upgrade_existing(
     history.append_run(data_dir, entry)
     emit(progress, "done", f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
     return report
+
+
+def _checked_backup(db_path: Path, data_dir: Path, progress: ProgressCallback | None) -> backups.BackupInfo:
+    """Check integrity (quick_check + foreign keys) and make the backup at the same time.
+
+    Both only read the database, and SQLite releases the GIL, so on two cores
+    the check costs almost no extra wall time. A failed check discards the
+    backup and refuses the upgrade: nothing else has been changed.
+    """
+    emit(progress, "integrity", "Checking the database's integrity…")
+
+    def backup_progress(p) -> None:
+        if progress:
+            progress(p)
+        if p.percent is not None and 0 < p.percent < 100:
+            testhooks.pause_if("during_backup")
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity") as pool:
+        pending = pool.submit(check_file, db_path, full=False, foreign_keys=True)
+        backup: backups.BackupInfo | None = None
+        failure: Exception | None = None
+        try:
+            backup = backups.create_backup(
+                db_path, backups_dir(data_dir), reason="before_migration", progress=backup_progress
+            )
+        except (exceptions.BackupError, sqlite3.DatabaseError) as err:
+            failure = err
+        check = pending.result()
+    if not check.ok:
+        if backup is not None:
+            backups.discard(backup.path)
+        raise exceptions.DatabaseCorruptError(
+            f"The database failed its integrity check ({check.summary}); it was not changed.",
+            db_path=db_path,
+            problems=check.problems[:20],
+        )
+    if isinstance(failure, sqlite3.DatabaseError):
+        raise exceptions.BackupError(f"The database could not be backed up: {failure}.") from failure
+    if failure is not None:
+        raise failure
+    assert backup is not None
+    return backup
 
 
 def _restore_after_failure(
