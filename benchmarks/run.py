@@ -74,7 +74,8 @@ def main() -> None:
     print(f"backup {br['backup_s']:.2f} s vs file copy {br['copy_s']:.2f} s "
           f"(ratio {br['backup_s'] / br['copy_s']:.2f})")
     print(f"restore {br['restore_s']:.2f} s vs file copy {br['copy2_s']:.2f} s "
-          f"(ratio {br['restore_s'] / br['copy2_s']:.2f})")
+          f"(ratio {br['restore_s'] / br['copy2_s']:.2f}); vs copy + fsync {br['durable_copy_s']:.2f} s "
+          f"(ratio {br['restore_s'] / br['durable_copy_s']:.2f})")
 
     sales = measure("sales", guarded_dir, "migrations_full")
     print(f"till sale with {sales['past_orders']:,} past orders: p50 {sales['sale_p50_ms']:.1f} ms, "

@@ -23,6 +23,7 @@ from maintenance import exceptions
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
+    copy_then_hash,
     fsync_dir,
     has_sqlite_header,
     open_readonly,
@@ -294,7 +295,7 @@ def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallba
         emit(progress, "restore", f"Restoring the backup… {pct:.0f}%", percent=pct)
 
     try:
-        sha = copy_file(backup_path, tmp, progress=report)
+        sha = copy_then_hash(backup_path, tmp, progress=report)
         if info.sha256 and sha != info.sha256:
             tmp.unlink()
             raise exceptions.RestoreFailedError(
