@@ -1,15 +1,5 @@
-from django.db import migrations, models
+"""The same first migration as the initial chain."""
 
+import importlib
 
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = [("pos", "0001_initial")]
-    operations = [
-        migrations.CreateModel(
-            name="Note",
-            fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("text", models.CharField(max_length=50)),
-            ],
-        ),
-    ]
+Migration = importlib.import_module("benchmarks.benchext.migrations_initial.0001_initial").Migration

@@ -1,16 +1,5 @@
-from django.db import migrations, models
+"""The same first migration as the v1 chain (each chain is its own migrations package)."""
 
+import importlib
 
-class Migration(migrations.Migration):
-    initial = True
-    dependencies = [("pos", "0001_initial")]
-    operations = [
-        migrations.CreateModel(
-            name="Widget",
-            fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=50)),
-                ("category", models.ForeignKey(null=True, on_delete=models.deletion.CASCADE, to="pos.category")),
-            ],
-        ),
-    ]
+Migration = importlib.import_module("tests.db.fixture_apps.shopext.v1.0001_initial").Migration
