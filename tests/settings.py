@@ -4,6 +4,9 @@ import os
 import tempfile
 
 os.environ.setdefault("AURSWIFT_DATA_DIR", tempfile.mkdtemp(prefix="aurswift-pytest-"))
+# Playwright's sync API keeps an event loop on the main thread; Django's ORM then
+# refuses to run there unless told that this (test-only) mix is intended.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from aurswift.settings import *  # noqa: E402,F403
 

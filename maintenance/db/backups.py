@@ -210,27 +210,29 @@ def create_backup(
             result = check_file(partial, foreign_keys=False)
             if not result.ok:
                 raise exceptions.BackupVerificationError(f"The backup copy failed its check: {result.summary}.")
+        # The sidecar first: a backup is listed only once its description exists.
+        info = BackupInfo(
+            path=final,
+            created_at=now,
+            size=partial.stat().st_size,
+            sha256=source_sha,
+            reason=reason,
+            app_version=__version__,
+            migrations=applied_migrations(partial),
+            verified=True,
+        )
+        _write_sidecar(info)
         os.replace(partial, final)
         fsync_dir(backups_dir)
     except OSError as err:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+        sidecar_path(final).unlink(missing_ok=True)
         raise exceptions.BackupError(f"The backup could not be written: {err.strerror or err}.") from err
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
         raise
-    info = BackupInfo(
-        path=final,
-        created_at=now,
-        size=final.stat().st_size,
-        sha256=source_sha,
-        reason=reason,
-        app_version=__version__,
-        migrations=applied_migrations(final),
-        verified=True,
-    )
-    _write_sidecar(info)
     emit(progress, "backup", f"Backup saved: {final.name}", percent=100.0)
     return info
 

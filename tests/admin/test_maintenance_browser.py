@@ -36,7 +36,7 @@ def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, da
 
     page.goto(base + BASE + "backups/")
     page.get_by_role("button", name="Back up now").click()
-    page.wait_for_selector("#backups tbody tr[data-name]")
+    page.wait_for_selector("#backups tbody tr[data-name] >> text=verified")
     row = page.locator("#backups tbody tr[data-name]").first
     name = row.get_attribute("data-name")
     assert "Manual" in row.inner_text() and "verified" in row.inner_text()

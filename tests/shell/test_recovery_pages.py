@@ -143,7 +143,12 @@ def test_try_repair_reports_what_was_recovered(v1_shop, launch, page):
     page.goto(app.url)
     assert _heading(page).endswith("Database Corruption Detected")
     page.get_by_role("button", name="Try Repair", exact=True).click()
-    page.wait_for_selector("table.repair")
+    try:
+        page.wait_for_selector("text=Method:", timeout=90000)
+    except Exception:
+        print("PAGE:", page.url, page.inner_text("body"), "\n".join(app.output))
+        raise
+    assert page.locator("table.repair").count() == 1, page.inner_text("main")
     text = page.inner_text("main")
     assert "Database Repaired" in text and "ballast" in text and "pos_product" in text
     screenshot(page, "recovery-repair")
