@@ -36,6 +36,8 @@ AURSWIFT_PIN_MAX_FAILURES: int = env.int("AURSWIFT_PIN_MAX_FAILURES", default=5)
 AURSWIFT_PIN_LOCKOUT_SECONDS: int = env.int("AURSWIFT_PIN_LOCKOUT_SECONDS", default=60)
 # Software updates (DESIGN.md section 5).
 AURSWIFT_UPDATE_URL: str = env.str("AURSWIFT_UPDATE_URL", default="")
+# The root metadata the update client trusts (default: the one shipped in the app).
+AURSWIFT_UPDATE_TRUSTED_ROOT: str = env.str("AURSWIFT_UPDATE_TRUSTED_ROOT", default="")
 AURSWIFT_UPDATE_CHECK_HOURS: float = env.float("AURSWIFT_UPDATE_CHECK_HOURS", default=4.0)
 # The per-launch secret the launcher hands to the server (empty: no launcher).
 AURSWIFT_LAUNCH_SECRET: str = env.str("AURSWIFT_LAUNCH_SECRET", default="")

@@ -1,0 +1,153 @@
+"""The update client: trust only the root metadata that ships with the app (python-tuf ngclient).
+
+python-tuf refuses tampered, truncated, wrongly signed, expired (freeze) and
+rolled-back *metadata*; on top of that an offered release older than the
+installed one is refused here (a signed but stale "latest").
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+from packaging.version import Version
+from tuf.api import exceptions as tuf_errors
+from tuf.ngclient import Updater
+from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
+
+from aurswift import __version__
+from aurswift.paths import updates_dir
+from maintenance.exceptions import MaintenanceError
+from maintenance.updates.repository import LATEST
+
+
+class UpdateError(MaintenanceError):
+    exit_code = 2
+    title = "Update refused"
+
+
+@dataclass
+class UpdateOffer:
+    installed: str
+    version: str
+    archive: str
+    notes: str
+    size: int
+
+    @property
+    def newer(self) -> bool:
+        return Version(self.version) > Version(self.installed)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "update_available": self.newer}
+
+
+class ProgressFetcher(Urllib3Fetcher):
+    """urllib3 fetcher that reports downloaded bytes (ngclient has no progress hook)."""
+
+    def __init__(self, progress: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        done = 0
+        for chunk in super()._fetch(url):
+            done += len(chunk)
+            if self.progress and url.endswith(".tar.gz"):
+                self.progress(done)
+            yield chunk
+
+
+def trusted_root() -> bytes:
+    path = Path(settings.AURSWIFT_UPDATE_TRUSTED_ROOT or settings.BASE_DIR / "maintenance/updates/trusted_root.json")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as err:
+        raise UpdateError(f"This installation has no trusted update key ({path}); updates are disabled.") from err
+
+
+def _updater(url: str, progress: Callable[[int], None] | None = None) -> Updater:
+    if not url:
+        raise UpdateError("No update server is configured (AURSWIFT_UPDATE_URL).")
+    base = url.rstrip("/") + "/"
+    meta_dir = updates_dir(settings.DATA_DIR) / "metadata"
+    meta_dir.mkdir(parents=True, exist_ok=True)
+    downloads = updates_dir(settings.DATA_DIR) / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    return Updater(
+        metadata_dir=str(meta_dir),
+        metadata_base_url=base + "metadata/",
+        target_base_url=base + "targets/",
+        target_dir=str(downloads),
+        fetcher=ProgressFetcher(progress),
+        bootstrap=trusted_root(),
+    )
+
+
+def _explain(err: Exception) -> str:
+    if isinstance(err, tuf_errors.ExpiredMetadataError):
+        return f"the update information has expired ({err}); the server may be stale or replaying old data"
+    if isinstance(err, tuf_errors.UnsignedMetadataError):
+        return f"the update information is not signed by the trusted keys ({err})"
+    if isinstance(err, tuf_errors.BadVersionNumberError):
+        return f"the update information is older than what this app has already seen ({err})"
+    if isinstance(err, tuf_errors.LengthOrHashMismatchError | tuf_errors.DownloadLengthMismatchError):
+        return f"the download does not match its signed description: tampered or truncated ({err})"
+    if isinstance(err, tuf_errors.DownloadError):
+        return f"the update server could not be reached or stopped answering ({err})"
+    return str(err)
+
+
+def check(url: str | None = None, installed: str = __version__) -> UpdateOffer:
+    """Return what the repository offers; raise UpdateError if it cannot be fetched or trusted."""
+    try:
+        updater = _updater(url if url is not None else settings.AURSWIFT_UPDATE_URL)
+        updater.refresh()
+        info = updater.get_targetinfo(LATEST)
+        if info is None:
+            raise UpdateError("The update server lists no release.")
+        latest = json.loads(Path(updater.download_target(info)).read_text(encoding="utf-8"))
+        archive = updater.get_targetinfo(latest["archive"])
+        if archive is None:
+            raise UpdateError(f"The release archive {latest['archive']} is not in the signed list.")
+    except UpdateError:
+        raise
+    except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError, ValueError, KeyError) as err:
+        raise UpdateError(f"Update check failed: {_explain(err)}.") from err
+    offer = UpdateOffer(installed, latest["version"], latest["archive"], latest.get("notes", ""), archive.length)
+    if Version(offer.version) < Version(installed):
+        raise UpdateError(
+            f"Refused: the server offers {offer.version}, older than the installed {installed} (rollback)."
+        )
+    return offer
+
+
+def stage(offer: UpdateOffer, progress: Callable[[int], None] | None = None) -> Path:
+    """Download and verify the offered release, then unpack it into updates/staged/<version>/."""
+    staged_root = updates_dir(settings.DATA_DIR) / "staged"
+    target = staged_root / offer.version
+    try:
+        updater = _updater(settings.AURSWIFT_UPDATE_URL, progress)
+        updater.refresh()
+        info = updater.get_targetinfo(offer.archive)
+        if info is None:
+            raise UpdateError(f"{offer.archive} is not in the signed list.")
+        archive = updater.find_cached_target(info) or updater.download_target(info)
+    except UpdateError:
+        raise
+    except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError) as err:
+        raise UpdateError(f"Download refused: {_explain(err)}. Nothing was installed.") from err
+    tmp = staged_root / f".{offer.version}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(tmp, filter="data")
+    shutil.rmtree(target, ignore_errors=True)
+    (tmp / "staged.json").write_text(json.dumps(offer.as_dict(), indent=2), encoding="utf-8")
+    tmp.rename(target)
+    return target

@@ -1,0 +1,86 @@
+"""Turn the working tree into the next release inside an update repository."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from maintenance.exceptions import MaintenanceError
+from maintenance.updates.repository import UpdateRepository
+from maintenance.updates.versioning import next_version, release_notes
+
+VERSION_FILE = "aurswift/__init__.py"
+TRUSTED_ROOT = "maintenance/updates/trusted_root.json"
+VERSION_RE = re.compile(r'^__version__ = "([^"]+)"', re.MULTILINE)
+
+
+class ReleaseError(MaintenanceError):
+    title = "Release not built"
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    archive: Path
+    notes: str
+
+
+def _git(project: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ReleaseError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def last_release_tag(project: Path) -> str | None:
+    tags = _git(project, "tag", "--list", "v*", "--sort=-v:refname").split()
+    return tags[0] if tags else None
+
+
+def _archive(project: Path, version: str, root_json: bytes, target: Path) -> None:
+    """Write a tar.gz of the tracked files (every app's migrations included), stamped with ``version``."""
+    files = [f for f in _git(project, "ls-files", "-z").split("\0") if f]
+    with tarfile.open(target, "w:gz") as tar:
+        for name in sorted(files):
+            path = project / name
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if name == VERSION_FILE:
+                data = VERSION_RE.sub(f'__version__ = "{version}"', data.decode()).encode()
+            _add(tar, f"aurswift-{version}/{name}", data, path.stat().st_mode & 0o777)
+        _add(tar, f"aurswift-{version}/{TRUSTED_ROOT}", root_json, 0o644)
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def build_release(project: Path, repo_dir: Path) -> Release:
+    """Build the next release from conventional commits since the last ``vX.Y.Z`` tag, and tag it."""
+    repo = UpdateRepository(repo_dir)
+    if not repo.exists():
+        repo.initialise()
+    tag = last_release_tag(project)
+    if tag:
+        base = tag[1:]
+        messages = _git(project, "log", "--format=%B%x00", f"{tag}..HEAD").split("\0")
+    else:
+        match = VERSION_RE.search((project / VERSION_FILE).read_text(encoding="utf-8"))
+        base = match.group(1) if match else "0.0.0"
+        messages = _git(project, "log", "--format=%B%x00").split("\0")
+    version = next_version(base, messages)
+    if version is None:
+        raise ReleaseError(f"No feat or fix commits since {tag or 'the first commit'}: nothing to release.")
+    notes = release_notes(messages)
+    archive = repo.targets_dir / f"aurswift-{version}.tar.gz"
+    _archive(project, version, (repo.metadata_dir / "root.json").read_bytes(), archive)
+    repo.publish(archive, version, notes)
+    _git(project, "tag", "-a", f"v{version}", "-m", f"AurSwift {version}\n\n{notes}")
+    return Release(version, archive, notes)

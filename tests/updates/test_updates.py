@@ -1,0 +1,232 @@
+"""Releases from conventional commits, signed metadata, and a client that trusts only its root.
+
+Two real releases are built by ``build_release`` from a git clone of this
+project and served by a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maintenance.updates.versioning import next_version, release_notes
+from tests.conftest import REPO_ROOT
+
+
+def test_versions_follow_conventional_commits():
+    assert next_version("1.4.0", ["fix: rounding", "chore: tidy"]) == "1.4.1"
+    assert next_version("1.4.0", ["feat: tables", "fix: rounding"]) == "1.5.0"
+    assert next_version("1.4.0", ["feat!: new receipt layout"]) == "2.0.0"
+    assert next_version("1.4.0", ["fix: x\n\nBREAKING CHANGE: drops old printers"]) == "2.0.0"
+    assert next_version("1.4.0", ["docs: readme", "chore: ci"]) is None
+    notes = release_notes(["feat: table management", "fix(till): payment rounding", "chore: bump"])
+    assert "### Features\n- table management" in notes and "### Fixes\n- payment rounding" in notes
+    assert "bump" not in notes
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m http.server`` on loopback, serving a copy of an update repository."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--directory", str(directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def releases(
+    tmp_path_factory,
+) -> dict[str, Path]:
+    """Build 0.2.0 (feat commits since the start) and 0.2.1 (one fix) into one repository."""
+    base = tmp_path_factory.mktemp("releases")
+    project, repo = base / "project", base / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(project),
+            "tag",
+            "-d",
+            *subprocess.run(
+                ["git", "-C", str(project), "tag", "--list", "v*"], capture_output=True, text=True
+            ).stdout.split(),
+        ],
+        capture_output=True,
+    )
+    git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
+    first = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    assert first.returncode == 0, first.stderr
+    snapshot_v1 = base / "repo-at-0.2.0"
+    shutil.copytree(repo, snapshot_v1)
+    (project / "CHANGES.txt").write_text("receipt footer fixed\n")
+    subprocess.run([*git, "add", "CHANGES.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fix: receipt footer wraps"], check=True)
+    second = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    assert second.returncode == 0, second.stderr
+    nothing = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    return {
+        "repo": repo,
+        "v1": snapshot_v1,
+        "project": project,
+        "first": first.stdout.strip(),
+        "second": second.stdout.strip(),
+        "nothing": nothing,
+    }
+
+
+@pytest.fixture
+def serve(tmp_path):
+    servers: list[Server] = []
+
+    def start(repo: Path) -> Server:
+        copy = tmp_path / f"served-{len(servers)}"
+        shutil.copytree(repo, copy)
+        server = Server(copy)
+        server.dir = copy  # type: ignore[attr-defined]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _client_env(app_env: dict[str, str], server_url: str, repo: Path) -> dict[str, str]:
+    return {
+        **app_env,
+        "AURSWIFT_UPDATE_URL": server_url,
+        "AURSWIFT_UPDATE_TRUSTED_ROOT": str(repo / "metadata" / "1.root.json"),
+    }
+
+
+def test_build_release_bumps_from_commits_and_signs(releases):
+    assert (releases["first"], releases["second"]) == ("0.2.0", "0.2.1")
+    assert releases["nothing"].returncode == 1 and "nothing to release" in releases["nothing"].stderr
+    targets = json.loads((releases["repo"] / "metadata" / "targets.json").read_text())
+    assert set(targets["signed"]["targets"]) == {"aurswift-0.2.0.tar.gz", "aurswift-0.2.1.tar.gz", "latest.json"}
+    latest = json.loads((releases["repo"] / "targets" / "latest.json").read_text())
+    assert latest["version"] == "0.2.1" and "receipt footer wraps" in latest["notes"]
+    tags = subprocess.run(["git", "-C", str(releases["project"]), "tag"], capture_output=True, text=True).stdout
+    assert "v0.2.0" in tags and "v0.2.1" in tags
+
+
+def test_check_and_apply_stage_the_newest_release(releases, serve, app_env, data_dir):
+    server = serve(releases["repo"])
+    env = _client_env(app_env, server.url, releases["repo"])
+    check = _manage("check_update", env=env)
+    assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1")
+    as_json = json.loads(_manage("check_update", "--json", env=env).stdout)
+    assert as_json["version"] == "0.2.1" and as_json["update_available"] is True
+    applied = _manage("apply_update", env=env)
+    assert applied.returncode == 0, applied.stderr
+    staged = data_dir / "updates" / "staged" / "0.2.1" / "aurswift-0.2.1"
+    assert '__version__ = "0.2.1"' in (staged / "aurswift" / "__init__.py").read_text()
+    assert (staged / "pos" / "migrations" / "0001_initial.py").exists()
+    assert (staged / "maintenance" / "updates" / "trusted_root.json").exists()
+
+
+def _refused(env: dict[str, str], command: str, data_dir: Path, expected: str) -> None:
+    proc = _manage(command, env=env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert expected in proc.stderr, proc.stderr
+    staged = data_dir / "updates" / "staged"
+    assert not staged.exists() or not any(p for p in staged.iterdir() if not p.name.startswith(".")), "nothing staged"
+
+
+def test_tampered_archive_is_refused(releases, serve, app_env, data_dir):
+    server = serve(releases["repo"])
+    archive = server.dir / "targets" / "aurswift-0.2.1.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+
+
+def test_truncated_download_is_refused(releases, serve, app_env, data_dir):
+    server = serve(releases["repo"])
+    archive = server.dir / "targets" / "aurswift-0.2.1.tar.gz"
+    archive.write_bytes(archive.read_bytes()[:5000])
+    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+
+
+def test_wrong_signature_is_refused(releases, serve, app_env, data_dir):
+    server = serve(releases["repo"])
+    path = server.dir / "metadata" / "timestamp.json"
+    doc = json.loads(path.read_text())
+    doc["signed"]["version"] += 5  # changed without the timestamp key
+    path.write_text(json.dumps(doc))
+    _refused(_client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "not signed")
+
+
+def test_expired_metadata_is_refused(releases, serve, app_env, data_dir):
+    from maintenance.updates.repository import UpdateRepository
+
+    server = serve(releases["repo"])
+    UpdateRepository(server.dir).resign(timestamp_expires=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    _refused(_client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "expired")
+
+
+def test_replayed_older_metadata_is_refused(releases, serve, app_env, data_dir):
+    new = serve(releases["repo"])
+    assert _manage("check_update", env=_client_env(app_env, new.url, releases["repo"])).returncode == 0
+    old = serve(releases["v1"])  # an attacker replays the repository as it was at 0.2.0
+    _refused(_client_env(app_env, old.url, releases["repo"]), "check_update", data_dir, "older than what this app")
+
+
+def test_release_older_than_installed_is_refused(serve, app_env, data_dir, tmp_path):
+    from maintenance.updates.repository import UpdateRepository
+
+    repo = UpdateRepository(tmp_path / "old-repo")
+    repo.initialise()
+    archive = tmp_path / "aurswift-0.0.9.tar.gz"
+    archive.write_bytes(b"old release")
+    repo.publish(archive, "0.0.9", "old")
+    server = serve(repo.dir)
+    _refused(_client_env(app_env, server.url, repo.dir), "check_update", data_dir, "rollback")
+
+
+def test_unreachable_server_is_refused(releases, app_env, data_dir):
+    env = _client_env(app_env, f"http://127.0.0.1:{_free_port()}/", releases["repo"])
+    _refused(env, "check_update", data_dir, "could not be reached")
