@@ -79,7 +79,10 @@ def make_startup(instance) -> object:
         )
 
     state = startup.Startup(
-        max_attempts=settings.AURSWIFT_STARTUP_ATTEMPTS, instance_blocker=blocker, focus_token=instance.lock.focus_token
+        max_attempts=settings.AURSWIFT_STARTUP_ATTEMPTS,
+        instance_blocker=blocker,
+        focus_token=instance.lock.focus_token,
+        trial_version=os.environ.get("AURSWIFT_TRIAL_VERSION") or None,
     )
     startup.install(state)
     return state
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
         instance.lock.release()
-    return 0
+    return state.exit_code
 
 
 if __name__ == "__main__":

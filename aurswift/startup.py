@@ -44,6 +44,8 @@ class Startup:
     on_quit: Callable[[], None] | None = None
     on_focus: Callable[[], None] | None = None
     focus_token: str = ""
+    trial_version: str | None = None  # set when this version runs on trial after an update
+    exit_code: int = 0
     started_at: float = field(default_factory=time.monotonic)
     ready_after_s: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -95,6 +97,10 @@ class Startup:
                 self.status = READY
                 self.ready_after_s = time.monotonic() - self.started_at
             log.info("start-up: ready after %.2f s", self.ready_after_s)
+            if self.trial_version:
+                from maintenance.updates import install
+
+                install.mark_ready(settings.DATA_DIR, self.trial_version)
             health.start_background_check(db_path, settings.DATA_DIR)
         except exceptions.MaintenanceError as err:
             self._fail(err)
@@ -130,6 +136,13 @@ class Startup:
         log.error("start-up stopped: %s: %s", err.title, err.message)
         with self._lock:
             self.status, self.error = RECOVERY, err
+        if self.trial_version:
+            # A freshly installed version that cannot use the database hands back
+            # to the stable launcher, which starts the previous version.
+            from maintenance.updates import install
+
+            print(f"Update {self.trial_version} could not start: {err.title}: {err.message}", flush=True)
+            self.quit(install.TRIAL_FAILED_EXIT)
 
     # --- recovery actions (the buttons) ----------------------------------------
     def backup_and_start_fresh(self) -> Path:
@@ -151,10 +164,11 @@ class Startup:
     def retry(self) -> None:
         self.start()
 
-    def quit(self) -> None:
+    def quit(self, exit_code: int = 0) -> None:
         """Close the app without touching the database."""
         with self._lock:
             self.status = CLOSED
+            self.exit_code = exit_code
         if self.on_quit:
             threading.Timer(0.5, self.on_quit).start()
 

@@ -1,0 +1,62 @@
+"""The small stable launcher: start the current AurSwift version, install staged updates, fall back.
+
+This file never changes with updates. It installs a staged release (one
+``os.replace``), starts it on trial, and if the new version cannot upgrade
+the database (it exits with code 75) or crashes before it is ready, switches
+back to the previous version and starts that instead. The database is never
+touched here: the versions' own guarded upgrade restores it on failure.
+
+Usage: python aurswift_stable.py [--headless]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from maintenance.updates import install  # noqa: E402  (stdlib-only module)
+
+
+def data_dir() -> Path:
+    override = os.environ.get("AURSWIFT_DATA_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("aurswift", appauthor=False))
+
+
+def launcher_for(data: Path, version: str | None) -> Path:
+    return (install.version_root(data, version) if version else HERE) / "launcher.py"
+
+
+def run(data: Path, args: list[str]) -> int:
+    """Start the current version; handle restart-to-update and trial failures."""
+    while True:
+        install.install_staged(data)
+        state = install.current(data)
+        version = state["current"]
+        env = dict(os.environ, AURSWIFT_DATA_DIR=str(data))
+        if state["trial"]:
+            env["AURSWIFT_TRIAL_VERSION"] = version
+        print(f"AurSwift stable launcher: starting {version or 'bundled'} version", flush=True)
+        code = subprocess.call([sys.executable, str(launcher_for(data, version)), *args], env=env)
+        if code == install.RESTART_TO_UPDATE_EXIT:
+            continue
+        state = install.current(data)
+        if state["trial"] and code != 0:
+            reason = "the new version could not upgrade the database" if code == install.TRIAL_FAILED_EXIT else (
+                f"the new version stopped before it was ready (exit code {code})")
+            back = install.fall_back(data, reason)
+            print(f"AurSwift stable launcher: {version} failed ({reason}); back to {back}", flush=True)
+            continue
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(run(data_dir(), sys.argv[1:]))

@@ -1,0 +1,211 @@
+"""End to end on loopback: version 1 installs version 2, which upgrades the database — or falls back.
+
+"Version 1" is this checkout (the bundled version the stable launcher starts
+when nothing is installed). Version 2 is built by ``build_release`` from a
+clone that adds a model field and its migration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.updates.test_updates import Server, _manage
+
+FIELD_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("pos", "0002_order_newest_index")]
+    operations = [migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default=""))]
+"""
+FAILING_MIGRATION = """from django.db import migrations, models
+
+
+def boom(apps, schema_editor):
+    raise RuntimeError("allergen import failed")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("pos", "0002_order_newest_index")]
+    operations = [
+        migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default="")),
+        migrations.RunPython(boom, migrations.RunPython.noop),
+    ]
+"""
+
+
+def _release(base: Path, migration: str) -> Path:
+    """Clone this project, add the allergens migration, and build it into a new repository."""
+    project, repo = base / "project", base / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
+    tags = subprocess.run(["git", "-C", str(project), "tag", "--list", "v*"], capture_output=True, text=True)
+    if tags.stdout.split():
+        subprocess.run(["git", "-C", str(project), "tag", "-d", *tags.stdout.split()], capture_output=True)
+    models = project / "pos" / "models.py"
+    anchor = "    active = models.BooleanField(default=True)\n"
+    field = '    allergens = models.CharField(max_length=200, blank=True, default="")\n'
+    text = models.read_text()
+    start = text.index("class Product(")
+    at = text.index(anchor, start) + len(anchor)
+    models.write_text(text[:at] + field + text[at:])
+    (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(migration)
+    git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "feat: allergens on products"], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
+    built = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    assert built.returncode == 0, built.stderr
+    return repo
+
+
+def _shop_with_a_sale(env: dict[str, str]) -> None:
+    assert _manage("upgrade_db", env=env).returncode == 0
+    code = (
+        "import django; django.setup()\n"
+        "from pos.services import demo, orders\n"
+        "from pos.models import Product\n"
+        "from django.contrib.auth import get_user_model\n"
+        "demo.create_demo_data()\n"
+        "cashier = get_user_model().objects.get(username='cashier')\n"
+        "order = orders.open_order(cashier)\n"
+        "orders.add_product(order, Product.objects.get(name='Latte'), 2)\n"
+        "orders.pay(order, 'cash', taken_by=cashier, tendered_minor=1000)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        check=True,
+        env={**env, "DJANGO_SETTINGS_MODULE": "aurswift.settings"},
+    )
+
+
+def _stable(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "aurswift_stable.py"), "--headless"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _read_until(proc: subprocess.Popen, needle: str, count: int = 1, timeout: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if needle in line:
+            seen += 1
+            if seen == count:
+                return lines
+    raise AssertionError(f"never saw {needle!r}:\n" + "\n".join(lines))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def client_env(app_env):
+    def make(repo: Path, server: Server) -> dict[str, str]:
+        return {
+            **app_env,
+            "AURSWIFT_UPDATE_URL": server.url,
+            "AURSWIFT_UPDATE_TRUSTED_ROOT": str(repo / "metadata" / "1.root.json"),
+        }
+
+    return make
+
+
+def _sales(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM pos_order WHERE status='paid'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _columns(db: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return [r[1] for r in conn.execute("PRAGMA table_info(pos_product)")]
+    finally:
+        conn.close()
+
+
+def test_update_installs_relaunches_and_upgrades_the_database(tmp_path, client_env, data_dir):
+    repo = _release(tmp_path / "good", FIELD_MIGRATION)
+    server = Server(repo)
+    try:
+        env = client_env(repo, server)
+        _shop_with_a_sale(env)
+        assert _manage("check_update", env=env).stdout.strip() == "Update available: 0.2.0"
+        assert _manage("apply_update", env=env).returncode == 0
+        proc = _stable(env)
+        try:
+            lines = _read_until(proc, "Serving on ")
+            assert "starting 0.2.0 version" in "\n".join(lines)
+            deadline = time.monotonic() + 60
+            while json.loads((data_dir / "app" / "current.json").read_text())["trial"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            state = json.loads((data_dir / "app" / "current.json").read_text())
+            assert state == {**state, "current": "0.2.0", "previous": "bundled", "trial": False}
+        finally:
+            _stop(proc)
+    finally:
+        server.stop()
+    db = data_dir / "pos_system.db"
+    assert "allergens" in _columns(db), "the new version's migration ran"
+    assert _sales(db) == 1, "the sale made under version 1 is still there"
+    backups = [json.loads(p.read_text()) for p in (data_dir / "backups").glob("*.json")]
+    assert any(b["reason"] == "before_migration" for b in backups)
+
+
+def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_path, client_env, data_dir):
+    repo = _release(tmp_path / "bad", FAILING_MIGRATION)
+    server = Server(repo)
+    try:
+        env = client_env(repo, server)
+        _shop_with_a_sale(env)
+        db = data_dir / "pos_system.db"
+        before = sqlite3.connect(db)
+        dump_before = list(before.iterdump())
+        before.close()
+        assert _manage("apply_update", env=env).returncode == 0
+        proc = _stable(env)
+        try:
+            lines = _read_until(proc, "Serving on ", count=2)
+            text = "\n".join(lines)
+            assert "Update 0.2.0 could not start: Database Migration Failed" in text
+            assert "back to bundled" in text and "starting bundled version" in text
+        finally:
+            _stop(proc)
+    finally:
+        server.stop()
+    fallback = json.loads((data_dir / "app" / "fallback.json").read_text())
+    assert fallback["failed_version"] == "0.2.0" and "could not upgrade the database" in fallback["reason"]
+    after = sqlite3.connect(db)
+    assert list(after.iterdump()) == dump_before, "the database is exactly as version 1 left it"
+    after.close()
+    assert "allergens" not in _columns(db) and _sales(db) == 1
