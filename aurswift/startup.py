@@ -102,6 +102,9 @@ class Startup:
 
                 install.mark_ready(settings.DATA_DIR, self.trial_version)
             health.start_background_check(db_path, settings.DATA_DIR)
+            from maintenance.updates.service import start_periodic_checks
+
+            start_periodic_checks()
         except exceptions.MaintenanceError as err:
             self._fail(err)
         except Exception as err:  # noqa: BLE001 - the window must show something, never hang

@@ -10,6 +10,7 @@ urlpatterns = [
     path("launch/<str:token>/", open_session, name="launch"),
     path("startup/", include("maintenance.startup_urls")),
     path("_instance/focus/", startup_views.focus, name="instance-focus"),
+    path("updates/", include("maintenance.update_urls")),
     path("admin/", admin.site.urls),
     path("", include("pos.urls")),
 ]

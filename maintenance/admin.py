@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from maintenance import admin_views
-from maintenance.models import DatabaseMaintenance
+from maintenance.models import DatabaseMaintenance, SoftwareUpdate
 
 PERMISSION = "maintenance.manage_database"
 
@@ -62,3 +62,31 @@ class DatabaseMaintenanceAdmin(admin.ModelAdmin):
         # Only the index from ModelAdmin: no object URLs for a model without rows.
         index = path("", g(admin_views.index), name="maintenance_databasemaintenance_changelist")
         return [*urls, index]
+
+
+UPDATES_PERMISSION = "maintenance.manage_updates"
+
+
+@admin.register(SoftwareUpdate)
+class SoftwareUpdateAdmin(DatabaseMaintenanceAdmin):
+    """Installed version, update channel, last check, the offer and its state; "Check now"."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.has_perm(UPDATES_PERMISSION)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(UPDATES_PERMISSION)
+
+    def _guard(self, view):
+        def guarded(request, *args, **kwargs):
+            if not request.user.has_perm(UPDATES_PERMISSION):
+                raise PermissionDenied
+            return view(request, self.admin_site, *args, **kwargs)
+
+        return self.admin_site.admin_view(guarded)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._guard(admin_views.updates_page)(request)
+
+    def get_urls(self):
+        return [path("", self._guard(admin_views.updates_page), name="maintenance_softwareupdate_changelist")]

@@ -152,3 +152,28 @@ def history_page(request: HttpRequest, admin_site) -> TemplateResponse:
     return _render(
         request, admin_site, "admin/maintenance/history.html", "Upgrade history", runs=history.read_history(_data_dir())
     )
+
+
+def updates_page(request: HttpRequest, admin_site) -> HttpResponse:
+    from maintenance.updates import install
+    from maintenance.updates.service import state
+
+    update = state()
+    if request.method == "POST":
+        update.check_now()
+        if update.error:
+            messages.error(request, update.error)
+        else:
+            messages.success(request, "Checked for updates.")
+        return redirect("admin:maintenance_softwareupdate_changelist")
+    return _render(
+        request,
+        admin_site,
+        "admin/maintenance/updates.html",
+        "Software updates",
+        update=update,
+        channel=settings.AURSWIFT_UPDATE_URL,
+        installed=install.current(_data_dir()),
+        fallback=install.last_fallback(_data_dir()),
+        every_hours=settings.AURSWIFT_UPDATE_CHECK_HOURS,
+    )

@@ -20,6 +20,14 @@ def _business() -> Business | None:
     return Business.objects.first()
 
 
+def _update_prompt():
+    """Return the update state when the till should show the update banner."""
+    from maintenance.updates.service import state
+
+    update = state()
+    return update if update.should_prompt() else None
+
+
 def till_user_required(view):
     """Send anyone not signed in with a till PIN to the sign-in page."""
 

@@ -77,9 +77,15 @@ def install_staged(data_dir: Path) -> str | None:
         shutil.rmtree(target)
     os.replace(data_dir / "updates" / "staged" / version, target)
     state = current(data_dir)
-    _write_atomic(app_dir(data_dir) / "current.json",
-                  {"current": version, "previous": state["current"] or "bundled", "trial": True,
-                   "installed_at": datetime.now().astimezone().isoformat(timespec="seconds")})
+    _write_atomic(
+        app_dir(data_dir) / "current.json",
+        {
+            "current": version,
+            "previous": state["current"] or "bundled",
+            "trial": True,
+            "installed_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        },
+    )
     return version
 
 
@@ -95,11 +101,19 @@ def fall_back(data_dir: Path, reason: str) -> str | None:
     state = current(data_dir)
     previous = state.get("previous")
     failed = state.get("current")
-    _write_atomic(app_dir(data_dir) / "current.json",
-                  {"current": None if previous in (None, "bundled") else previous, "previous": None, "trial": False})
-    _write_atomic(app_dir(data_dir) / "fallback.json",
-                  {"failed_version": failed, "back_to": previous, "reason": reason,
-                   "at": datetime.now().astimezone().isoformat(timespec="seconds")})
+    _write_atomic(
+        app_dir(data_dir) / "current.json",
+        {"current": None if previous in (None, "bundled") else previous, "previous": None, "trial": False},
+    )
+    _write_atomic(
+        app_dir(data_dir) / "fallback.json",
+        {
+            "failed_version": failed,
+            "back_to": previous,
+            "reason": reason,
+            "at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        },
+    )
     return previous
 
 

@@ -1,0 +1,83 @@
+"""The update prompts in a real Chromium: Update available → download → Restart to update."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.test import Client
+
+from pos.models import StaffProfile
+from pos.services import demo
+from tests.conftest import REPO_ROOT, start_headless
+from tests.updates.test_install import FIELD_MIGRATION, _release
+from tests.updates.test_updates import Server
+
+SHOTS = REPO_ROOT / "test-output" / "screenshots"
+
+
+def _pin(output: list[str], who: str) -> str:
+    match = re.search(rf"{who}.*till PIN: (\d+)", "\n".join(output))
+    assert match, output
+    return match.group(1)
+
+
+@pytest.mark.browser
+def test_manager_downloads_and_restarts_to_update(tmp_path, app_env, page, data_dir):
+    repo = _release(tmp_path / "rel", FIELD_MIGRATION)
+    server = Server(repo)
+    env = {
+        **app_env,
+        "AURSWIFT_UPDATE_URL": server.url,
+        "AURSWIFT_UPDATE_TRUSTED_ROOT": str(repo / "metadata" / "1.root.json"),
+    }
+    app = start_headless(env)
+    try:
+        page.goto(app.url)
+        page.get_by_role("link", name="Open the till").click()
+        page.get_by_text("Morgan Manager").click()
+        page.fill("#pin", _pin(app.output, "Manager"))
+        page.get_by_role("button", name="Sign in").click()
+        for _ in range(50):  # the first check runs right after start-up
+            if page.locator(".update-banner").count():
+                break
+            time.sleep(0.2)
+            page.reload()
+        assert "Update available: AurSwift 0.2.0" in page.inner_text(".update-banner")
+        page.get_by_role("link", name="View").click()
+        assert page.inner_text("h1") == "Update Available"
+        assert page.inner_text("#new-version") == "0.2.0" and "allergens on products" in page.inner_text(".notes")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "update-available.png"), full_page=True)
+        page.get_by_role("button", name="Update Now").click()
+        page.wait_for_selector("text=Restart to Update", timeout=60000)
+        assert (data_dir / "updates" / "staged" / "0.2.0" / "staged.json").exists()
+        page.screenshot(path=str(SHOTS / "update-restart.png"), full_page=True)
+        page.get_by_role("button", name="Restart & Update").click()
+        page.wait_for_selector("text=Restarting to update")
+        app.proc.wait(timeout=20)
+        assert app.proc.returncode == 76, "the stable launcher installs and relaunches on this exit code"
+    finally:
+        app.stop()
+        server.stop()
+
+
+def test_cashier_sees_the_prompt_but_cannot_install(db, settings):
+    creds = demo.create_demo_data()
+    client = Client()
+    client.post("/signin/", {"staff": StaffProfile.objects.get(user__username="cashier").pk, "pin": creds.cashier_pin})
+    assert client.get("/updates/").status_code == 200
+    page = client.post("/updates/now/", follow=True).content.decode()
+    assert "Only a manager can install updates." in page
+    assert client.get("/admin/maintenance/softwareupdate/")["Location"].startswith("/admin/login/")
+
+
+def test_manager_sees_the_updates_admin_page(db):
+    demo.create_demo_data()
+    from django.contrib.auth import get_user_model
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    page = client.get("/admin/maintenance/softwareupdate/").content.decode()
+    assert "Installed version" in page and "0.1.0" in page and "Check now" in page
