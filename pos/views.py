@@ -87,6 +87,7 @@ def till(request: HttpRequest) -> HttpResponse:
             "order": order,
             "lines": list(order.lines.all()) if order else [],
             "tables": Table.objects.filter(active=True),
+            "update_prompt": _update_prompt(),
         },
     )
 

@@ -44,6 +44,9 @@ def test_manager_downloads_and_restarts_to_update(tmp_path, app_env, page, data_
                 break
             time.sleep(0.2)
             page.reload()
+        if not page.locator(".update-banner").count():
+            page.goto(app.base + "/updates/")
+            pytest.fail("no update banner; update page says: " + page.inner_text("main") + "\n".join(app.output))
         assert "Update available: AurSwift 0.2.0" in page.inner_text(".update-banner")
         page.get_by_role("link", name="View").click()
         assert page.inner_text("h1") == "Update Available"
