@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from maintenance.updates import install
 from maintenance.updates.client import UpdateError
 from maintenance.updates.service import state
+from pos.models import Business
 from pos.views import till_user_required
 
 PERMISSION = "maintenance.manage_updates"
@@ -27,6 +28,7 @@ def prompt(request: HttpRequest) -> HttpResponse:
         {
             "update": state(),
             "can_update": request.user.has_perm(PERMISSION),
+            "business": Business.objects.first(),
         },
     )
 
