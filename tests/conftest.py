@@ -61,17 +61,30 @@ class HeadlessApp:
         """Return ``http://127.0.0.1:<port>`` without the one-time path."""
         return "/".join(self.url.split("/")[:3])
 
+    def wait_for(self, text: str, count: int = 1, timeout: float = 120.0) -> None:
+        """Wait until ``text`` has been printed ``count`` times."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.output) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {text!r} {count}×:\n" + "\n".join(self.output))
+            time.sleep(0.1)
+
     def stop(self) -> None:
+        import os
+        import signal
+
         if self.proc.poll() is None:
-            self.proc.terminate()
             try:
+                os.killpg(self.proc.pid, signal.SIGTERM)  # the launcher and anything it started
                 self.proc.wait(timeout=10)
             except Exception:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0) -> HeadlessApp:
-    """Start the launcher headless and wait for its ``Serving on`` line."""
+def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, script: str = "launcher.py") -> HeadlessApp:
+    """Start the launcher (or the stable launcher) headless and wait for its ``Serving on`` line."""
     import subprocess
     import sys
     import threading

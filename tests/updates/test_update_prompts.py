@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 
 import pytest
@@ -32,7 +33,7 @@ def test_manager_downloads_and_restarts_to_update(tmp_path, app_env, page, data_
         "AURSWIFT_UPDATE_URL": server.url,
         "AURSWIFT_UPDATE_TRUSTED_ROOT": str(repo / "metadata" / "1.root.json"),
     }
-    app = start_headless(env)
+    app = start_headless(env, script="aurswift_stable.py")
     try:
         page.goto(app.url)
         page.get_by_role("link", name="Open the till").click()
@@ -59,8 +60,19 @@ def test_manager_downloads_and_restarts_to_update(tmp_path, app_env, page, data_
         page.screenshot(path=str(SHOTS / "update-restart.png"), full_page=True)
         page.get_by_role("button", name="Restart & Update").click()
         page.wait_for_selector("text=Restarting to update")
-        app.proc.wait(timeout=20)
-        assert app.proc.returncode == 76, "the stable launcher installs and relaunches on this exit code"
+        # the stable launcher installs 0.2.0 and starts it; its guarded upgrade runs with a backup
+        app.wait_for("Serving on ", count=2)
+        assert "starting 0.2.0 version" in "\n".join(app.output)
+        state_file = data_dir / "app" / "current.json"
+        for _ in range(150):
+            if '"trial": false' in state_file.read_text():
+                break
+            time.sleep(0.2)
+        assert '"current": "0.2.0"' in state_file.read_text() and '"trial": false' in state_file.read_text()
+        conn = sqlite3.connect(f"file:{data_dir / 'pos_system.db'}?mode=ro", uri=True)
+        assert "allergens" in [r[1] for r in conn.execute("PRAGMA table_info(pos_product)")]
+        conn.close()
+        assert any("before_migration" in p.read_text() for p in (data_dir / "backups").glob("*.json"))
     finally:
         app.stop()
         server.stop()
