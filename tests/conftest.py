@@ -91,12 +91,13 @@ def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, scrip
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "launcher.py"), "--headless", *args],
+        [sys.executable, str(REPO_ROOT / script), "--headless", *args],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # stop() ends the launcher and anything it started
     )
     output: list[str] = []
     found = threading.Event()
