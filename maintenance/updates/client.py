@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import urllib3
 from django.conf import settings
 from packaging.version import Version
 from tuf.api import exceptions as tuf_errors
@@ -56,11 +57,15 @@ class ProgressFetcher(Urllib3Fetcher):
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         done = 0
-        for chunk in super()._fetch(url):
-            done += len(chunk)
-            if self.progress and url.endswith(".tar.gz"):
-                self.progress(done)
-            yield chunk
+        try:
+            for chunk in super()._fetch(url):
+                done += len(chunk)
+                if self.progress and url.endswith(".tar.gz"):
+                    self.progress(done)
+                yield chunk
+        except urllib3.exceptions.HTTPError as err:
+            # e.g. the server went away mid-download: a clean failure; the next try starts afresh
+            raise tuf_errors.DownloadError(f"the connection broke after {done} bytes ({err})") from err
 
 
 def trusted_root() -> bytes:

@@ -230,3 +230,65 @@ def test_release_older_than_installed_is_refused(serve, app_env, data_dir, tmp_p
 def test_unreachable_server_is_refused(releases, app_env, data_dir):
     env = _client_env(app_env, f"http://127.0.0.1:{_free_port()}/", releases["repo"])
     _refused(env, "check_update", data_dir, "could not be reached")
+
+
+class DyingServer:
+    """Serves a repository but drops the connection half-way through release archives."""
+
+    def __init__(self, directory: Path) -> None:
+        import functools
+        import threading
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(SimpleHTTPRequestHandler):
+            def copyfile(self, source, outputfile) -> None:
+                if self.path.endswith(".tar.gz"):
+                    data = source.read()
+                    outputfile.write(data[: len(data) // 2])
+                    outputfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                super().copyfile(source, outputfile)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_server_dying_mid_download_is_refused_then_a_clean_retry_works(releases, serve, app_env, data_dir):
+    dying = DyingServer(releases["repo"])
+    try:
+        env = _client_env(app_env, dying.url, releases["repo"])
+        _refused(env, "apply_update", data_dir, "Download refused")
+    finally:
+        dying.stop()
+    assert not list((data_dir / "updates" / "downloads").glob("*.tar.gz")), "no half download is kept"
+    healthy = serve(releases["repo"])
+    retry = _manage("apply_update", env=_client_env(app_env, healthy.url, releases["repo"]))
+    assert retry.returncode == 0, retry.stderr
+    assert (data_dir / "updates" / "staged" / "0.2.1" / "staged.json").exists()
+
+
+def test_no_update_starts_while_a_sale_is_open(db):
+    from maintenance.updates.client import UpdateError, UpdateOffer
+    from maintenance.updates.service import AVAILABLE, UpdateState
+    from pos.models import Product
+    from pos.services import demo, orders
+
+    demo.create_demo_data()
+    from django.contrib.auth import get_user_model
+
+    order = orders.open_order(get_user_model().objects.get(username="cashier"))
+    orders.add_product(order, Product.objects.first())
+    update = UpdateState(status=AVAILABLE, offer=UpdateOffer("0.1.0", "0.2.0", "aurswift-0.2.0.tar.gz", "", 10))
+    with pytest.raises(UpdateError, match="A sale is open on the till"):
+        update.start_download()
+    assert update.status == AVAILABLE
