@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import tarfile
@@ -30,7 +31,13 @@ class Release:
 
 
 def _git(project: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    configured = subprocess.run(["git", "-C", str(project), "config", "user.email"], capture_output=True, check=False)
+    if not configured.stdout.strip():
+        # An annotated tag needs a committer; a build machine may have none configured.
+        env.setdefault("GIT_COMMITTER_NAME", "AurSwift release")
+        env.setdefault("GIT_COMMITTER_EMAIL", "release@aurswift.invalid")
+    proc = subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise ReleaseError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
