@@ -10,4 +10,5 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [[ " $* " != *" --h
 fi
 export QTWEBENGINE_CHROMIUM_FLAGS="${QTWEBENGINE_CHROMIUM_FLAGS:---no-sandbox}"
 export PYWEBVIEW_GUI=qt
-exec .venv/bin/python launcher.py "$@"
+# The stable launcher starts the installed version (or this one) and applies staged updates.
+exec .venv/bin/python aurswift_stable.py "$@"
