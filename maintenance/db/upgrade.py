@@ -82,12 +82,9 @@ def live_db_path() -> Path:
 
 def retention() -> int:
     """Return how many automatic backups to keep (the managers' setting, or the default)."""
-    try:
-        from maintenance.db.preferences import backup_retention
+    from maintenance.db.preferences import backup_retention
 
-        return backup_retention(settings.DATA_DIR)
-    except ImportError:
-        return settings.AURSWIFT_BACKUP_RETENTION
+    return backup_retention(settings.DATA_DIR)
 
 
 # --- Recovery from a crash in an earlier run ----------------------------------

@@ -69,6 +69,15 @@ def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, da
     page.goto(base + "/admin/pos/product/?q=Cappuccino")
     products = page.inner_text("#result_list")
     assert "Cappuccino" in products and "RENAMED" not in products
+    page.goto(base + "/?q=Cappucc")  # the till, without a restart, sees the restored catalogue
+    till = page.inner_text(".products")
+    assert "Cappuccino" in till and "RENAMED" not in till
+
+    page.goto(base + BASE + "backups/")
+    page.fill("input[name=keep]", "3")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Retention saved.")
+    assert '"backup_retention": 3' in (data_dir / "maintenance.json").read_text()
 
     page.goto(base + BASE + "backups/")
     newest = page.locator("#backups tbody tr[data-name]").first.get_attribute("data-name")

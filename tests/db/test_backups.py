@@ -136,3 +136,15 @@ def test_an_interrupted_restore_is_finished_at_next_start(live_db, tmp_path):
     backups.write_json_atomic(live_db.parent / backups.RESTORE_MARKER, {"backup": str(info.path)})
     assert backups.finish_interrupted_restore(live_db) == info.path
     assert sha(live_db) == info.sha256
+
+
+def test_managers_retention_setting_drives_pruning(tmp_path, settings):
+    from maintenance.db import preferences
+    from maintenance.db.upgrade import retention
+
+    settings.DATA_DIR = tmp_path
+    assert retention() == settings.AURSWIFT_BACKUP_RETENTION == 10
+    preferences.set_backup_retention(tmp_path, 3)
+    assert retention() == 3
+    with pytest.raises(ValueError):
+        preferences.set_backup_retention(tmp_path, 0)

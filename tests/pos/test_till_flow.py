@@ -116,3 +116,19 @@ def test_z_report_closes_the_period_for_managers_only(cashier_client, demo_shop)
 @pytest.mark.parametrize("path", ["/", "/reports/x/", "/receipt/1/"])
 def test_till_pages_need_a_pin_sign_in(db, path):
     assert Client().get(path)["Location"] == "/signin/"
+
+
+def test_refund_of_a_paid_order_shows_in_the_x_report(cashier_client, demo_shop):
+    _add(cashier_client, "Carrot cake")  # 3.60
+    cashier_client.post("/order/pay/", {"method": "card"})
+    order = Order.objects.get()
+    manager = StaffProfile.objects.get(user__username="manager").user
+    with pytest.raises(Exception, match="Give a reason"):
+        orders.refund_order(order, manager, "  ")
+    refund = orders.refund_order(order, manager, "customer returned it")
+    order.refresh_from_db()
+    assert (order.status, refund.amount_minor, refund.method) == ("refunded", 360, "card")
+    with pytest.raises(Exception, match="Only a paid order can be refunded"):
+        orders.refund_order(order, manager, "again")
+    report = cashier_client.get("/reports/x/").content.decode()
+    assert 'id="x-gross">£3.60<' in report and "Card refunds" in report and "−£3.60" in report

@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
 """
 
 
-def _release(base: Path, migration: str) -> Path:
+def _release(base: Path, migration: str, *, crash: bool = False) -> Path:
     """Clone this project, add the allergens migration, and build it into a new repository."""
     project, repo = base / "project", base / "repo"
     subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
@@ -59,6 +59,9 @@ def _release(base: Path, migration: str) -> Path:
     at = text.index(anchor, start) + len(anchor)
     models.write_text(text[:at] + field + text[at:])
     (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(migration)
+    if crash:  # a build that dies at start-up, before it could report ready
+        startup = project / "aurswift" / "startup.py"
+        startup.write_text(startup.read_text() + "\nraise RuntimeError('broken build')\n")
     git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "feat: allergens on products"], check=True)
@@ -209,3 +212,36 @@ def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_pat
     assert list(after.iterdump()) == dump_before, "the database is exactly as version 1 left it"
     after.close()
     assert "allergens" not in _columns(db) and _sales(db) == 1
+
+
+def test_update_that_crashes_before_ready_falls_back_and_the_admin_says_why(
+    tmp_path, client_env, data_dir, db, settings
+):
+    repo = _release(tmp_path / "crash", FIELD_MIGRATION, crash=True)
+    server = Server(repo)
+    try:
+        env = client_env(repo, server)
+        _shop_with_a_sale(env)
+        assert _manage("apply_update", env=env).returncode == 0
+        proc = _stable(env)
+        try:
+            text = "\n".join(_read_until(proc, "Serving on "))
+            assert "0.2.0 failed (the new version stopped before it was ready" in text
+            assert "starting bundled version" in text
+        finally:
+            _stop(proc)
+    finally:
+        server.stop()
+    assert "allergens" not in _columns(data_dir / "pos_system.db") and _sales(data_dir / "pos_system.db") == 1
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from pos.services import demo
+
+    settings.DATA_DIR = data_dir
+    demo.create_demo_data()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    page = client.get("/admin/maintenance/softwareupdate/").content.decode()
+    assert "0.2.0 could not start (the new version stopped before it was ready" in page
