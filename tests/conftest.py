@@ -6,6 +6,7 @@ tests/db/, tests/shell/, tests/admin/, tests/updates/).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -125,3 +126,45 @@ def headless_app(app_env: dict[str, str]):
     app = start_headless(app_env)
     yield app
     app.stop()
+
+
+@contextlib.contextmanager
+def small_tmpfs(mount_point: Path, size: str = "40m"):
+    """Mount a real small filesystem for disk-full tests; skip, saying why, where mounting is refused."""
+    import subprocess
+
+    mount_point.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@contextlib.contextmanager
+def holding_write_lock(db: Path):
+    """Yield another process that holds the database's write lock (BEGIN IMMEDIATE)."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, time\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(300)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -30,6 +30,7 @@ from maintenance.db.sqlite_tools import (
     remove_wal_files,
     sha256_file,
     wal_path,
+    write_json_atomic,
 )
 
 NAME_RE = re.compile(r"^aurswift-backup-\d{8}-\d{6}(-\d+)?\.db$")
@@ -74,15 +75,6 @@ class BackupInfo:
 
 def sidecar_path(backup_path: Path) -> Path:
     return backup_path.with_suffix(".json")
-
-
-def write_json_atomic(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _write_sidecar(info: BackupInfo) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -116,6 +117,17 @@ def copy_then_hash(src: Path, dst: Path, *, progress: Callable[[int, int], None]
         os.fsync(handle.fileno())
     total = dst.stat().st_size
     return sha256_file(dst, (lambda done: progress(done, total)) if progress else None)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def remove_wal_files(db_path: Path) -> None:

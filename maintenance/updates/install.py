@@ -6,7 +6,8 @@ A newly installed version runs on trial until it reports ready (its guarded
 database upgrade succeeded); if it cannot, the stable launcher switches back
 and records why in ``<data>/app/fallback.json`` (shown in the admin).
 
-Stdlib only: the stable launcher imports this before Django exists.
+Stdlib only (and sqlite_tools, also stdlib only): the stable launcher imports
+this before Django exists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
+
+from maintenance.db.sqlite_tools import write_json_atomic
 
 TRIAL_FAILED_EXIT = 75  # the new version could not upgrade the database (or refused)
 RESTART_TO_UPDATE_EXIT = 76  # "Restart & Update": install the staged release and start it
@@ -30,16 +33,6 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
-
-
-def _write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def current(data_dir: Path) -> dict:
@@ -77,7 +70,7 @@ def install_staged(data_dir: Path) -> str | None:
         shutil.rmtree(target)
     os.replace(data_dir / "updates" / "staged" / version, target)
     state = current(data_dir)
-    _write_atomic(
+    write_json_atomic(
         app_dir(data_dir) / "current.json",
         {
             "current": version,
@@ -93,7 +86,7 @@ def mark_ready(data_dir: Path, version: str) -> None:
     """Called by a version once its start-up finished: it is no longer on trial."""
     state = current(data_dir)
     if state["current"] == version and state["trial"]:
-        _write_atomic(app_dir(data_dir) / "current.json", {**state, "trial": False})
+        write_json_atomic(app_dir(data_dir) / "current.json", {**state, "trial": False})
 
 
 def fall_back(data_dir: Path, reason: str) -> str | None:
@@ -101,11 +94,11 @@ def fall_back(data_dir: Path, reason: str) -> str | None:
     state = current(data_dir)
     previous = state.get("previous")
     failed = state.get("current")
-    _write_atomic(
+    write_json_atomic(
         app_dir(data_dir) / "current.json",
         {"current": None if previous in (None, "bundled") else previous, "previous": None, "trial": False},
     )
-    _write_atomic(
+    write_json_atomic(
         app_dir(data_dir) / "fallback.json",
         {
             "failed_version": failed,

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from maintenance import exceptions
 from maintenance.db import backups
+from tests.conftest import small_tmpfs
 from tests.db.conftest import add_shop_data, sha
 
 
 @pytest.fixture
 def small_fs(tmp_path: Path):
-    """Mount a 40 MB tmpfs; skip (saying why) where mounting is not allowed."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip() or proc.returncode}")
-    try:
+    with small_tmpfs(tmp_path / "small") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_upgrade_is_refused_with_the_three_sizes_when_space_is_short(shop, small_fs, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import HeadlessApp, start_headless
-from tests.db.conftest import Shop, add_shop_data
+from tests.db.conftest import Shop, shop, v1_shop  # noqa: F401 - the same fixtures as tests/db
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
@@ -18,25 +18,12 @@ def sha(path: Path) -> str:
 
 
 @pytest.fixture
-def shop(app_env, data_dir) -> Shop:
-    return Shop(app_env, data_dir)
-
-
-@pytest.fixture
-def v1_shop(shop: Shop) -> Shop:
-    code, out = shop.upgrade_json("v1")
-    assert code == 0, out
-    add_shop_data(shop.db)
-    return shop
-
-
-@pytest.fixture
 def launch(request):
     """Return a function that starts the headless app for a shop and a migration chain."""
     apps: list[HeadlessApp] = []
 
-    def start(shop: Shop, chain: str | None = "v1") -> HeadlessApp:
-        app = start_headless(shop.env_for(chain))
+    def start(target: Shop, chain: str | None = "v1") -> HeadlessApp:
+        app = start_headless(target.env_for(chain))
         apps.append(app)
         return app
 

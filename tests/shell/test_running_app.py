@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import start_headless
+from tests.conftest import holding_write_lock, start_headless
 from tests.shell.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -56,19 +54,7 @@ def test_three_failed_start_up_attempts_end_on_a_final_page(app_env, data_dir, p
     first = start_headless(app_env)  # create the database, then stop
     first.wait_for("Cashier  till PIN")
     first.stop()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, time\n"
-            f"c = sqlite3.connect({str(data_dir / 'pos_system.db')!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holding_write_lock(data_dir / "pos_system.db"):
         app = start_headless(app_env)
         try:
             page.goto(app.url)
@@ -82,5 +68,3 @@ def test_three_failed_start_up_attempts_end_on_a_final_page(app_env, data_dir, p
             app.proc.wait(timeout=15)
         finally:
             app.stop()
-    finally:
-        holder.kill()
