@@ -109,8 +109,8 @@ class Instance:
         return self.held
 
 
-def open_window(url: str, state) -> None:
-    """Show the app in a pywebview window (Qt backend); return when it is closed."""
+def open_window(url: str, state, quit_event: threading.Event) -> None:
+    """Show the app in a pywebview window (Qt backend); return when it is closed (or Quit is chosen)."""
     os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")
     import webview
 
@@ -120,8 +120,13 @@ def open_window(url: str, state) -> None:
         print(f"Page loaded: {window.get_current_url()}", flush=True)
 
     window.events.loaded += on_loaded
-    state.on_quit = window.destroy
     state.on_focus = lambda: (window.restore(), window.show())
+
+    def close_on_quit() -> None:
+        quit_event.wait()
+        window.destroy()
+
+    threading.Thread(target=close_on_quit, daemon=True, name="quit-watcher").start()
     webview.start(gui="qt", debug=False, private_mode=False)
 
 
@@ -145,18 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     instance.port = port
     if not instance.try_acquire() and not args.headless:
         ask_to_focus(instance.other)
+    # Quit may come from the start-up thread at any time (a failed trial run), so wire it first.
+    quit_event = threading.Event()
+    state.on_quit = quit_event.set
     state.start()
     url = f"{base}launch/{launch_secret}/"
     log.info("serving on 127.0.0.1:%s", port)
     print(f"Serving on {url}", flush=True)
 
-    quit_event = threading.Event()
     try:
         if args.headless:
-            state.on_quit = quit_event.set
             quit_event.wait()
         else:
-            open_window(url, state)
+            open_window(url, state, quit_event)
     except KeyboardInterrupt:
         pass
     finally:
