@@ -137,7 +137,7 @@ def health_page(request: HttpRequest, admin_site) -> HttpResponse:
         level = messages.SUCCESS if report.healthy else messages.ERROR
         messages.add_message(request, level, f"Full check finished: {report.integrity}.")
         return redirect("admin:maintenance_health")
-    current = health.check_health(live_db_path(), _data_dir(), full=False)
+    current = health.check_health(live_db_path(), _data_dir(), integrity=False)
     return _render(
         request,
         admin_site,

@@ -72,8 +72,12 @@ def kept_aside_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in data_dir.glob("pos_system.db.old.*") if not p.name.endswith(("-wal", "-shm")))
 
 
-def check_health(db_path: Path, data_dir: Path, *, full: bool = True) -> HealthReport:
-    """Return a full health report of ``db_path`` (integrity_check when ``full``)."""
+def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity: bool = True) -> HealthReport:
+    """Return a health report of ``db_path``: integrity_check when ``full``, no scan at all without ``integrity``.
+
+    Pages call it with ``integrity=False``: a scan costs seconds per GB, so they
+    show the last full check instead and offer to run one.
+    """
     db_bytes = size_with_wal(db_path)
     report = HealthReport(
         db_path=str(db_path),
@@ -96,7 +100,7 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True) -> HealthR
             report.classification = "corrupt"
             report.integrity, report.integrity_ok = err.message, False
             return report
-    if db_path.exists():
+    if db_path.exists() and integrity:
         check = check_file(db_path, full=full, foreign_keys=True)
         report.integrity, report.integrity_ok = check.summary, check.ok
         report.integrity_seconds = round(check.seconds, 3)
