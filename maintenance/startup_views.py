@@ -6,6 +6,7 @@ the database themselves (it may be missing, old or damaged while they run).
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
@@ -15,6 +16,8 @@ from django.views.decorators.http import require_POST
 from aurswift import startup
 from maintenance import exceptions
 from maintenance.recovery_pages import page_for
+
+log = logging.getLogger(__name__)
 
 
 def _state(request: HttpRequest) -> startup.Startup | None:
@@ -69,6 +72,9 @@ def action(request: HttpRequest, name: str) -> HttpResponse:
             return HttpResponseNotFound("Unknown action.")
     except exceptions.MaintenanceError as err:
         state.error = err
+    except Exception as err:  # noqa: BLE001 - a recovery button must never end on a stack trace
+        log.exception("recovery action %s failed", name)
+        state.error = exceptions.MaintenanceError(f"{name.replace('_', ' ').capitalize()} failed: {err}")
     return redirect("startup:screen")
 
 

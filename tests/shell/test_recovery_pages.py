@@ -93,7 +93,12 @@ def test_restore_from_backup_button_restores_the_named_backup(v1_shop, launch, p
     backups_before = {p.name for p in (v1_shop.data_dir / "backups").glob("*.db")}
     page.get_by_role("button", name="Restore from Backup", exact=True).click()
     # the code still has the failing migration, so start-up fails again — after restoring
-    page.wait_for_selector("text=Database Migration Failed")
+    try:
+        page.wait_for_selector("text=Database Migration Failed", timeout=60000)
+    except Exception:
+        print("PAGE:", page.url, page.content()[:3000], "\n".join(app.output))
+        print((v1_shop.data_dir / "logs" / "aurswift.log").read_text()[-5000:])
+        raise
     backups_after = {p.name for p in (v1_shop.data_dir / "backups").glob("*.db")}
     assert len(backups_after) > len(backups_before), "a restore point was taken first"
     assert v1_shop.count("shopext_widget") == 50
