@@ -145,7 +145,11 @@ def _snapshot(db_path: Path, dest: Path, progress: ProgressCallback | None) -> s
     conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
     try:
         try:
+            # TRUNCATE waits for readers through the busy handler: wait briefly, not 30 s;
+            # if readers stay, the online backup below copies consistently anyway.
+            conn.execute("PRAGMA busy_timeout = 2000")
             busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
             raise exceptions.DatabaseLockedError(
