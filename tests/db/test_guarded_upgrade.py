@@ -63,3 +63,12 @@ def test_human_output_names_the_backup(v1_shop):
     assert proc.returncode == 3
     assert "Database Migration Failed" in proc.stderr
     assert "Backup: " in proc.stdout and "aurswift-backup-" in proc.stdout
+
+
+def test_a_restore_that_fails_exits_4_and_names_the_backup(v1_shop):
+    code, out = v1_shop.upgrade_json("spoil")
+    assert code == 4, out
+    assert out["error"] == "RestoreFailedError" and "aurswift-backup-" in out["backup_path"]
+    assert "checksum mismatch" in out["message"]
+    human = v1_shop.manage("upgrade_db", chain="spoil")
+    assert human.returncode == 4 and "Backup: " in human.stdout

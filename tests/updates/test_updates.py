@@ -292,3 +292,21 @@ def test_no_update_starts_while_a_sale_is_open(db):
     with pytest.raises(UpdateError, match="A sale is open on the till"):
         update.start_download()
     assert update.status == AVAILABLE
+
+
+def test_same_version_is_up_to_date_and_nothing_is_staged(serve, app_env, data_dir, tmp_path):
+    from aurswift import __version__
+    from maintenance.updates.repository import UpdateRepository
+
+    repo = UpdateRepository(tmp_path / "same-repo")
+    repo.initialise()
+    archive = tmp_path / f"aurswift-{__version__}.tar.gz"
+    archive.write_bytes(b"same release")
+    repo.publish(archive, __version__, "nothing new")
+    server = serve(repo.dir)
+    env = _client_env(app_env, server.url, repo.dir)
+    check = _manage("check_update", env=env)
+    assert (check.returncode, check.stdout.strip()) == (0, f"Up to date: {__version__}")
+    applied = _manage("apply_update", env=env)
+    assert (applied.returncode, applied.stdout.strip()) == (0, f"Up to date: {__version__}")
+    assert not (data_dir / "updates" / "staged").exists()
