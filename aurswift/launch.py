@@ -8,6 +8,7 @@ import threading
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
+from django.middleware.csrf import get_token
 
 SESSION_FLAG = "aurswift_launch"
 _used = threading.Event()
@@ -35,4 +36,8 @@ def open_session(request: HttpRequest, token: str) -> HttpResponse:
     _used.set()
     request.session.cycle_key()
     request.session[SESSION_FLAG] = launch_fingerprint()
+    # Set the CSRF cookie now, once: otherwise the start-up screen's quick
+    # succession of page loads can each mint a new cookie, and a form rendered
+    # by one of them is refused with the cookie of another.
+    get_token(request)
     return HttpResponseRedirect("/startup/")

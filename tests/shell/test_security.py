@@ -34,6 +34,12 @@ def test_requests_without_the_launch_secret_are_refused(db, launched, path):
     assert "only available in the AurSwift window" in response.content.decode()
 
 
+def test_the_launch_path_sets_the_csrf_cookie_once_for_all_pages(db, launched):
+    # Without it, the start-up screen's quick page loads could each mint a cookie and refuse a recovery button.
+    response = Client().get(f"/launch/{SECRET}/")
+    assert response.cookies["csrftoken"].value
+
+
 def test_the_one_time_path_opens_the_session_once(db, launched):
     client = _opened_client()
     assert client.get("/signin/").status_code == 200
