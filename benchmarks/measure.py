@@ -56,7 +56,12 @@ def backup_restore() -> dict:
     backups.restore_backup(info.path, db)
     restore_s = time.perf_counter() - started
     scratch.unlink()
-    return {"copy_s": copy_s, "backup_s": backup_s, "copy2_s": copy2_s, "restore_s": restore_s,
+    from maintenance.db.sqlite_tools import sha256_file
+
+    started = time.perf_counter()
+    sha256_file(db)
+    hash_mb_s = db.stat().st_size / 1e6 / (time.perf_counter() - started)
+    return {"hash_mb_s": hash_mb_s, "copy_s": copy_s, "backup_s": backup_s, "copy2_s": copy2_s, "restore_s": restore_s,
             "durable_copy_s": durable_copy_s, "db_mb": db.stat().st_size / 1e6}
 
 

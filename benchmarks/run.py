@@ -77,6 +77,8 @@ def main() -> None:
           f"(ratio {br['restore_s'] / br['copy2_s']:.2f}); vs copy + fsync {br['durable_copy_s']:.2f} s "
           f"(ratio {br['restore_s'] / br['durable_copy_s']:.2f})")
 
+    print(f"sha256 (backup sidecars, update verification): {br['hash_mb_s']:,.0f} MB/s (target ≥ 500 MB/s)")
+
     sales = measure("sales", guarded_dir, "migrations_full")
     print(f"till sale with {sales['past_orders']:,} past orders: p50 {sales['sale_p50_ms']:.1f} ms, "
           f"p99 {sales['sale_p99_ms']:.1f} ms; admin order list {sales['admin_orders_ms_median']:.0f} ms")
