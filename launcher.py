@@ -13,6 +13,7 @@ runs in the background → the till (or a recovery page).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import secrets
@@ -134,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="AurSwift till and back-office")
     parser.add_argument("--headless", action="store_true", help="serve without a window and print the URL")
     args = parser.parse_args(argv)
+    if hasattr(faulthandler, "register"):  # POSIX: `kill -USR1 <pid>` prints every thread's stack, for hangs
+        import signal
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     launch_secret = secrets.token_urlsafe(32)
     prepare_django(launch_secret)

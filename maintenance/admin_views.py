@@ -43,6 +43,15 @@ def index(request: HttpRequest, admin_site) -> TemplateResponse:
 
 
 def backup_list(request: HttpRequest, admin_site) -> TemplateResponse:
+    # Read "running" once, before listing: if the job had finished by then, the list
+    # below includes its backup; if not, the page polls and reloads when it ends.
+    job = jobs.get(BACKUP_JOB)
+    running = bool(job and job.running)
+    finished = None if running else jobs.take_outcome(BACKUP_JOB)
+    if finished and finished.error:
+        messages.error(request, f"The backup was not made: {finished.error}")
+    elif finished:
+        messages.success(request, f"Backup saved and verified: {finished.result}.")
     items = backups.list_backups(backups_dir(_data_dir()))
     newest = backups.newest_verified(items)
     return _render(
@@ -53,16 +62,15 @@ def backup_list(request: HttpRequest, admin_site) -> TemplateResponse:
         backups=items,
         newest=newest,
         retention=preferences.backup_retention(_data_dir()),
-        job=jobs.get(BACKUP_JOB),
+        running=running,
+        progress_message=job.progress.message if running and job.progress else "",
     )
 
 
 @require_POST
 def backup_now(request: HttpRequest, admin_site) -> HttpResponse:
     def work(progress) -> str:
-        info = backups.create_backup(
-            live_db_path(), backups_dir(_data_dir()), reason="manual", progress=progress, full_check=True
-        )
+        info = backups.create_manual_backup(live_db_path(), backups_dir(_data_dir()), progress=progress)
         return info.name
 
     jobs.start(BACKUP_JOB, work)

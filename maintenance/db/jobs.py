@@ -15,6 +15,7 @@ class Job:
     progress: Progress | None = None
     result: str = ""
     error: str = ""
+    reported: bool = False
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, object]:
@@ -62,3 +63,13 @@ def start(name: str, work) -> Job:
 
 def get(name: str) -> Job | None:
     return _jobs.get(name)
+
+
+def take_outcome(name: str) -> Job | None:
+    """Return a finished job once, so its page can say how it ended exactly one time."""
+    with _lock:
+        job = _jobs.get(name)
+        if job is None or job.running or job.reported:
+            return None
+        job.reported = True
+        return job

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+import signal
+import time
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, small_tmpfs, start_headless
 
 pytestmark = pytest.mark.browser
 SHOTS = REPO_ROOT / "test-output" / "screenshots"
@@ -24,19 +29,37 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
 
 
-def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, data_dir, tmp_path):
-    base = headless_app.base
-    page.goto(headless_app.url)
+def _sign_in_as_manager(app, page) -> None:
+    page.goto(app.url)
     page.wait_for_selector("text=Welcome to AurSwift")
-    page.goto(base + "/admin/login/")
+    page.goto(app.base + "/admin/login/")
     page.fill("#id_username", "manager")
-    page.fill("#id_password", _manager_password(headless_app.output))
+    page.fill("#id_password", _manager_password(app.output))
     page.click("input[type=submit]")
     page.wait_for_selector("text=Database maintenance")
 
-    page.goto(base + BASE + "backups/")
+
+def _back_up_now(app, page, data_dir: Path, expect: str) -> None:
+    """Click "Back up now" and wait for the page to say how it ended; on a timeout, show why."""
+    page.goto(app.base + BASE + "backups/")
     page.get_by_role("button", name="Back up now").click()
-    page.wait_for_selector("#backups tbody tr[data-name] >> text=verified")
+    try:
+        page.wait_for_selector(f"text={expect}", timeout=60000)
+    except PlaywrightTimeoutError:
+        log = data_dir / "logs" / "aurswift.log"
+        app.proc.send_signal(signal.SIGUSR1)  # the launcher prints every thread's stack
+        time.sleep(1)
+        pytest.fail(
+            f"never saw {expect!r}. Page:\n{page.inner_text('body')}\n"
+            f"Log:\n{log.read_text()[-2000:] if log.exists() else '(no log)'}\n"
+            "Launcher output:\n" + "\n".join(app.output[-150:])
+        )
+
+
+def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, data_dir, tmp_path):
+    base = headless_app.base
+    _sign_in_as_manager(headless_app, page)
+    _back_up_now(headless_app, page, data_dir, "Backup saved and verified")
     row = page.locator("#backups tbody tr[data-name]").first
     name = row.get_attribute("data-name")
     assert "Manual" in row.inner_text() and "verified" in row.inner_text()
@@ -95,3 +118,50 @@ def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, da
     page.goto(base + BASE + "history/")
     assert "created" in page.inner_text("#history")
     _shot(page, "history")
+
+
+def test_a_backup_that_cannot_fit_is_refused_on_the_page_with_the_sizes(app_env, page, tmp_path):
+    with small_tmpfs(tmp_path / "small", size="200m") as mount_point:
+        data_dir = mount_point / "data"
+        data_dir.mkdir()
+        app = start_headless({**app_env, "AURSWIFT_DATA_DIR": str(data_dir)})
+        try:
+            _sign_in_as_manager(app, page)
+            with open(mount_point / "filler.bin", "wb") as filler:  # leave about 2 MB free
+                while shutil.disk_usage(mount_point).free > 3 * 1024 * 1024:
+                    filler.write(b"\0" * (1024 * 1024))
+            _back_up_now(app, page, data_dir, "The backup was not made")
+            text = page.inner_text(".messagelist")
+            assert "Not enough disk space to back up the database." in text
+            assert "Required: " in text and "Available: " in text
+            assert "No backups yet." in page.inner_text("#backups")
+            assert not list((data_dir / "backups").glob("aurswift-backup-*"))
+            _shot(page, "backup-refused-disk-full")
+        finally:
+            app.stop()
+
+
+def test_a_backup_while_the_till_reads_waits_then_copies_what_was_committed(headless_app, page, data_dir):
+    """A reader pinned to an old snapshot stops the checkpoint; the backup falls back to SQLite's online copy."""
+    import sqlite3
+
+    _sign_in_as_manager(headless_app, page)
+    db = data_dir / "pos_system.db"
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM pos_product").fetchone()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute(
+        "UPDATE pos_product SET name = 'Committed while reading' WHERE id = (SELECT min(id) FROM pos_product)"
+    )
+    writer.close()
+    try:
+        _back_up_now(headless_app, page, data_dir, "Backup saved and verified")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    name = page.locator("#backups tbody tr[data-name]").first.get_attribute("data-name")
+    copy = sqlite3.connect(f"file:{data_dir / 'backups' / name}?mode=ro", uri=True)
+    names = [row[0] for row in copy.execute("SELECT name FROM pos_product")]
+    copy.close()
+    assert "Committed while reading" in names and len(names) >= 30
