@@ -100,6 +100,22 @@ class InsufficientDiskSpaceError(UpgradeRefused):
         self.database_mb, self.required_mb, self.available_mb = database_mb, required_mb, available_mb
 
 
+class NotEnoughSpaceToCopyError(InsufficientDiskSpaceError):
+    """A manual backup or a restore would not fit on the disk; nothing was written."""
+
+    title = "Not Enough Disk Space"
+
+    def __init__(self, action: str, *, database_mb: float, required_mb: float, available_mb: float) -> None:
+        super().__init__(
+            f"Not enough disk space to {action}. "
+            f"Database: {database_mb:.1f} MB. Required: {required_mb:.1f} MB. Available: {available_mb:.1f} MB. "
+            "Free some space (for example, move old backups to another drive) and try again.",
+            database_mb=database_mb,
+            required_mb=required_mb,
+            available_mb=available_mb,
+        )
+
+
 class DatabaseLockedError(UpgradeRefused):
     """Another process holds the database (or the single-instance lock)."""
 

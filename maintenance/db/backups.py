@@ -20,6 +20,7 @@ from pathlib import Path
 
 from aurswift import __version__
 from maintenance import exceptions
+from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
@@ -231,6 +232,14 @@ def create_backup(
         raise
     emit(progress, "backup", f"Backup saved: {final.name}", percent=100.0)
     return info
+
+
+def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: ProgressCallback | None = None) -> BackupInfo:
+    """A manager's "back up now": refused up front, with the sizes, when it cannot fit; the copy fully checked."""
+    if not db_path.exists():
+        raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
+    ensure_space_for_backup(db_path, backups_dir)
+    return create_backup(db_path, backups_dir, reason="manual", progress=progress, full_check=True)
 
 
 def verify_backup(path: Path) -> BackupInfo:

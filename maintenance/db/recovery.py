@@ -21,7 +21,7 @@ from django.db import connections
 
 from aurswift.paths import backups_dir
 from maintenance import exceptions
-from maintenance.db import backups
+from maintenance.db import backups, diskspace
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
 from maintenance.db.progress import ProgressCallback
@@ -87,6 +87,7 @@ def restore_from_backup(
     Return the restore point. The caller runs the guarded upgrade afterwards if
     the backup predates this version's migrations.
     """
+    diskspace.ensure_space_for_restore(backup_path, db_path)
     restore_point = keep_restore_point(db_path, data_dir)
     connections.close_all()
     backups.restore_backup(backup_path, db_path, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,8 @@ from maintenance import exceptions
 from maintenance.db import backups
 from tests.conftest import small_tmpfs
 from tests.db.conftest import add_shop_data, sha
+
+MB = 1024 * 1024
 
 
 @pytest.fixture
@@ -52,3 +55,55 @@ def test_backup_running_out_of_space_leaves_no_file_and_the_database_untouched(s
         backups.create_backup(db, small_fs / "backups", reason="manual")
     assert sha(db) == before
     assert list((small_fs / "backups").iterdir()) == []
+
+
+def _fill(folder: Path, leave_bytes: int) -> None:
+    """Fill the file system under ``folder`` with a real file until about ``leave_bytes`` are free."""
+    free = shutil.disk_usage(folder).free
+    with open(folder / "filler.bin", "wb") as out:
+        out.truncate(0)
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(max(free - leave_bytes, 0) // len(chunk)):
+            out.write(chunk)
+
+
+def test_manual_backup_on_a_full_disk_is_refused_with_the_sizes(shop, small_fs):
+    assert shop.upgrade_json("v1")[0] == 0
+    data = small_fs / "data"
+    shutil.copytree(shop.data_dir, data)
+    shop.env["AURSWIFT_DATA_DIR"] = str(data)
+    shop.data_dir, shop.db = data, data / "pos_system.db"
+    _fill(small_fs, leave_bytes=3 * 1024 * 1024)
+    before = sha(shop.db)
+
+    proc = shop.manage("backup_db")
+    assert proc.returncode == 2, proc.stderr
+    assert "Not Enough Disk Space: Not enough disk space to back up the database." in proc.stderr
+    sizes = dict(re.findall(r"(Database|Required|Available): ([\d.]+) MB", proc.stderr))
+    assert float(sizes["Database"]) == round(shop.db.stat().st_size / MB, 1)
+    assert float(sizes["Required"]) > float(sizes["Available"])
+    assert abs(float(sizes["Available"]) - shutil.disk_usage(small_fs).free / MB) < 0.5
+    assert proc.stdout == ""
+    assert sha(shop.db) == before
+    assert not (data / "backups").exists() or not list((data / "backups").iterdir())
+
+
+def test_restore_on_a_full_disk_is_refused_before_anything_is_written(shop, small_fs):
+    assert shop.upgrade_json("v1")[0] == 0
+    data = small_fs / "data"
+    shutil.copytree(shop.data_dir, data)
+    shop.env["AURSWIFT_DATA_DIR"] = str(data)
+    shop.data_dir, shop.db = data, data / "pos_system.db"
+    made = shop.manage("backup_db")
+    assert made.returncode == 0, made.stderr
+    backup = Path(made.stdout.strip())
+    add_shop_data(shop.db)
+    _fill(small_fs, leave_bytes=3 * 1024 * 1024)
+    before = sha(shop.db)
+    listing = sorted(p.name for p in (data / "backups").iterdir())
+
+    proc = shop.manage("restore_db", str(backup))
+    assert proc.returncode == 2, proc.stderr
+    assert "Not enough disk space to restore this backup." in proc.stderr
+    assert sha(shop.db) == before
+    assert sorted(p.name for p in (data / "backups").iterdir()) == listing
