@@ -50,8 +50,11 @@ def run(data: Path, args: list[str]) -> int:
             continue
         state = install.current(data)
         if state["trial"] and code != 0:
-            reason = "the new version could not upgrade the database" if code == install.TRIAL_FAILED_EXIT else (
-                f"the new version stopped before it was ready (exit code {code})")
+            reason = (
+                "the new version could not upgrade the database"
+                if code == install.TRIAL_FAILED_EXIT
+                else (f"the new version stopped before it was ready (exit code {code})")
+            )
             back = install.fall_back(data, reason)
             print(f"AurSwift stable launcher: {version} failed ({reason}); back to {back}", flush=True)
             continue

@@ -37,11 +37,15 @@ def generate(data_dir: Path, orders: int, seed: int = 7) -> Path:
     """Create the database and return its path."""
     data_dir.mkdir(parents=True, exist_ok=True)
     db = data_dir / "pos_system.db"
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "upgrade_db"], env=app_env(data_dir), check=True,
-                   capture_output=True)
-    subprocess.run([sys.executable, "-c", "import django; django.setup(); "
-                    "from pos.services import demo; demo.create_demo_data()"],
-                   env={**app_env(data_dir), "DJANGO_SETTINGS_MODULE": "aurswift.settings"}, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "upgrade_db"], env=app_env(data_dir), check=True, capture_output=True
+    )
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from pos.services import demo; demo.create_demo_data()"],
+        env={**app_env(data_dir), "DJANGO_SETTINGS_MODULE": "aurswift.settings"},
+        cwd=ROOT,
+        check=True,
+    )
     rng = random.Random(seed)
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA synchronous=OFF")
@@ -69,13 +73,19 @@ def generate(data_dir: Path, orders: int, seed: int = 7) -> Path:
                 pay_rows.append((order_id, rng.choice(["cash", "card"]), total, None, 0, when, cashier))
             conn.executemany(
                 "INSERT INTO pos_order (id, status, cashier_id, created_at, paid_at, total_minor, vat_minor, "
-                "void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", order_rows)
+                "void_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                order_rows,
+            )
             conn.executemany(
                 "INSERT INTO pos_orderline (order_id, product_id, product_name, unit_price_minor, vat_rate_bp, "
-                "quantity, line_total_minor, vat_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", line_rows)
+                "quantity, line_total_minor, vat_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                line_rows,
+            )
             conn.executemany(
                 "INSERT INTO pos_payment (order_id, method, amount_minor, tendered_minor, change_minor, created_at, "
-                "taken_by_id) VALUES (?, ?, ?, ?, ?, ?, ?)", pay_rows)
+                "taken_by_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                pay_rows,
+            )
             conn.executemany("INSERT INTO benchext_note (text) VALUES (?)", [("note",)] * 10)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -61,8 +61,15 @@ def backup_restore() -> dict:
     started = time.perf_counter()
     sha256_file(db)
     hash_mb_s = db.stat().st_size / 1e6 / (time.perf_counter() - started)
-    return {"hash_mb_s": hash_mb_s, "copy_s": copy_s, "backup_s": backup_s, "copy2_s": copy2_s, "restore_s": restore_s,
-            "durable_copy_s": durable_copy_s, "db_mb": db.stat().st_size / 1e6}
+    return {
+        "hash_mb_s": hash_mb_s,
+        "copy_s": copy_s,
+        "backup_s": backup_s,
+        "copy2_s": copy2_s,
+        "restore_s": restore_s,
+        "durable_copy_s": durable_copy_s,
+        "db_mb": db.stat().st_size / 1e6,
+    }
 
 
 def sales(count: int = 300) -> dict:
@@ -89,7 +96,8 @@ def sales(count: int = 300) -> dict:
         times.append(time.perf_counter() - started)
     times.sort()
     admin = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.create_superuser(
-        "bench-admin", password="not-used-bench-only"  # noqa: S106
+        "bench-admin",
+        password="not-used-bench-only",  # noqa: S106
     )
     client.force_login(admin)
     list_times = []

@@ -21,15 +21,26 @@ OUT = ROOT / "benchmarks" / "out"
 
 
 def measure(name: str, data_dir: Path, chain: str = "migrations_initial") -> dict:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.measure", name], cwd=ROOT,
-                          env=app_env(data_dir, chain), capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measure", name],
+        cwd=ROOT,
+        env=app_env(data_dir, chain),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def timed_command(args: list[str], data_dir: Path, chain: str) -> float:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT,
-                          env=app_env(data_dir, chain), capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=app_env(data_dir, chain),
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{args} failed: {proc.stderr}")
@@ -60,28 +71,37 @@ def main() -> None:
 
     big_start = measure("startup", base)
     small_start = measure("startup", small)
-    print(f"start-up, nothing pending: {big_start['startup_ms_median']:.1f} ms on {size_mb:,.0f} MB vs "
-          f"{small_start['startup_ms_median']:.1f} ms on a 1 MB database "
-          f"(ratio {big_start['startup_ms_median'] / small_start['startup_ms_median']:.2f})")
+    print(
+        f"start-up, nothing pending: {big_start['startup_ms_median']:.1f} ms on {size_mb:,.0f} MB vs "
+        f"{small_start['startup_ms_median']:.1f} ms on a 1 MB database "
+        f"(ratio {big_start['startup_ms_median'] / small_start['startup_ms_median']:.2f})"
+    )
 
     plain_dir, guarded_dir = fresh_copy(base, "plain"), fresh_copy(base, "guarded")
     plain = timed_command(["migrate", "--verbosity", "0"], plain_dir, "migrations_full")
     guarded = timed_command(["upgrade_db"], guarded_dir, "migrations_full")
-    print(f"10 migrations: guarded upgrade (checks + backup + verify) {guarded:.2f} s vs plain migrate "
-          f"{plain:.2f} s (ratio {guarded / plain:.2f})")
+    print(
+        f"10 migrations: guarded upgrade (checks + backup + verify) {guarded:.2f} s vs plain migrate "
+        f"{plain:.2f} s (ratio {guarded / plain:.2f})"
+    )
 
     br = measure("backup_restore", guarded_dir, "migrations_full")
-    print(f"backup {br['backup_s']:.2f} s vs file copy {br['copy_s']:.2f} s "
-          f"(ratio {br['backup_s'] / br['copy_s']:.2f})")
-    print(f"restore {br['restore_s']:.2f} s vs file copy {br['copy2_s']:.2f} s "
-          f"(ratio {br['restore_s'] / br['copy2_s']:.2f}); vs copy + fsync {br['durable_copy_s']:.2f} s "
-          f"(ratio {br['restore_s'] / br['durable_copy_s']:.2f})")
+    print(
+        f"backup {br['backup_s']:.2f} s vs file copy {br['copy_s']:.2f} s (ratio {br['backup_s'] / br['copy_s']:.2f})"
+    )
+    print(
+        f"restore {br['restore_s']:.2f} s vs file copy {br['copy2_s']:.2f} s "
+        f"(ratio {br['restore_s'] / br['copy2_s']:.2f}); vs copy + fsync {br['durable_copy_s']:.2f} s "
+        f"(ratio {br['restore_s'] / br['durable_copy_s']:.2f})"
+    )
 
     print(f"sha256 (backup sidecars, update verification): {br['hash_mb_s']:,.0f} MB/s (target ≥ 500 MB/s)")
 
     sales = measure("sales", guarded_dir, "migrations_full")
-    print(f"till sale with {sales['past_orders']:,} past orders: p50 {sales['sale_p50_ms']:.1f} ms, "
-          f"p99 {sales['sale_p99_ms']:.1f} ms; admin order list {sales['admin_orders_ms_median']:.0f} ms")
+    print(
+        f"till sale with {sales['past_orders']:,} past orders: p50 {sales['sale_p50_ms']:.1f} ms, "
+        f"p99 {sales['sale_p99_ms']:.1f} ms; admin order list {sales['admin_orders_ms_median']:.0f} ms"
+    )
     shutil.rmtree(plain_dir)
     shutil.rmtree(guarded_dir)
 
