@@ -6,6 +6,8 @@
 * While start-up is not finished, every page leads to the start-up screen.
 * A damaged database met while the till is in use leads to the corruption
   page instead of a stack trace.
+* Every request passes the swap gate, so a restore never replaces the
+  database under a sale being written (``maintenance.db.swap_gate``).
 """
 
 from __future__ import annotations
@@ -68,3 +70,16 @@ class StartupGateMiddleware:
                 request, "recovery/standalone_corrupt.html", {"message": str(exception)}, status=500
             ).render()
         return None
+
+
+class SwapGateMiddleware:
+    """Hold each request at the door while a restore swaps the database file."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from maintenance.db.swap_gate import gate
+
+        with gate.shared():
+            return self.get_response(request)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from aurswift.paths import backups_dir
 from maintenance import exceptions
 from maintenance.db import backups, health, history, jobs, preferences, recovery
-from maintenance.db.upgrade import live_db_path, run_guarded_upgrade
+from maintenance.db.upgrade import live_db_path
 
 BACKUP_JOB = "manual-backup"
 
@@ -108,12 +108,11 @@ def restore(request: HttpRequest, admin_site, name: str) -> HttpResponse:
             backup=backups.read_info(path),
         )
     try:
-        point = recovery.restore_from_backup(path, live_db_path(), _data_dir())
-        report = run_guarded_upgrade(reason="after_restore")
+        point, applied = recovery.restore_while_running(path, live_db_path(), _data_dir())
     except exceptions.MaintenanceError as err:
         messages.error(request, f"{err.title}: {err.message}")
         return redirect("admin:maintenance_backups")
-    note = f" and upgraded ({len(report.applied)} migrations)" if report.applied else ""
+    note = f" and upgraded ({len(applied)} migrations)" if applied else ""
     kept = point.name if point else "—"
     messages.success(request, f"Restored {name}{note}. The database as it was is kept as restore point {kept}.")
     return redirect("admin:maintenance_backups")

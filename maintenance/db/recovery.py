@@ -94,6 +94,24 @@ def restore_from_backup(
     return restore_point
 
 
+def restore_while_running(
+    backup_path: Path, db_path: Path, data_dir: Path
+) -> tuple[backups.BackupInfo | None, list[str]]:
+    """Restore a backup under a running till and bring it up to this version's schema.
+
+    Holds the swap gate exclusively: requests in flight finish first (their
+    sales land in the restore point) and new ones wait until the restored
+    database is upgraded. Return the restore point and the migrations applied.
+    """
+    from maintenance.db.swap_gate import gate
+    from maintenance.db.upgrade import run_guarded_upgrade
+
+    with gate.exclusive():
+        point = restore_from_backup(backup_path, db_path, data_dir)
+        report = run_guarded_upgrade(reason="after_restore")
+    return point, list(report.applied)
+
+
 @dataclass
 class TableRecovery:
     table: str
