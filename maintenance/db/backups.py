@@ -24,7 +24,6 @@ from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
-    copy_then_hash,
     fsync_dir,
     has_sqlite_header,
     open_readonly,
@@ -289,7 +288,9 @@ def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallba
     A marker file records the restore before the live file changes, so a restore
     interrupted by a crash is finished at the next start
     (:func:`finish_interrupted_restore`). Order: copy to a temporary file in the
-    database's folder and fsync, check its hash, drop the stale ``-wal``/``-shm``
+    database's folder and fsync, while a second thread hashes the backup being
+    copied (the copy's bytes are the backup's, so a matching hash proves the new
+    file is the recorded backup); then drop the stale ``-wal``/``-shm``
     (they would be replayed onto the restored file), rename over the database,
     fsync the folder. Callers close Django's connections first.
     """
@@ -302,7 +303,7 @@ def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallba
         emit(progress, "restore", f"Restoring the backup… {pct:.0f}%", percent=pct)
 
     try:
-        sha = copy_then_hash(backup_path, tmp, progress=report)
+        sha = copy_file(backup_path, tmp, progress=report)
         if info.sha256 and sha != info.sha256:
             tmp.unlink()
             raise exceptions.RestoreFailedError(

@@ -105,20 +105,6 @@ def copy_file(src: Path, dst: Path, *, progress: Callable[[int, int], None] | No
     return str(result["sha"])
 
 
-def copy_then_hash(src: Path, dst: Path, *, progress: Callable[[int, int], None] | None = None) -> str:
-    """Copy ``src`` to ``dst`` durably and return the sha256 of what landed in ``dst``.
-
-    For restores: the hash of the written copy, compared with the backup's
-    recorded sha256, proves the new database file is the backup. Measured
-    here, a kernel copy followed by one hash beats hashing alongside the copy.
-    """
-    shutil.copyfile(src, dst)
-    with open(dst, "rb+") as handle:
-        os.fsync(handle.fileno())
-    total = dst.stat().st_size
-    return sha256_file(dst, (lambda done: progress(done, total)) if progress else None)
-
-
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
