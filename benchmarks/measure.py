@@ -66,7 +66,7 @@ def backup_restore() -> dict:
         timed(runs["restore"], backups.restore_backup, info.path, db)
         backups.discard(info.path)
     copy_s, backup_s, copy2_s, durable_copy_s, restore_s = (statistics.median(v) for v in runs.values())
-    scratch.unlink()
+    scratch.unlink(missing_ok=True)
     from maintenance.db.sqlite_tools import sha256_file
 
     started = time.perf_counter()
