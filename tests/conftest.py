@@ -145,6 +145,16 @@ def small_tmpfs(mount_point: Path, size: str = "40m"):
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
+def fill_disk(folder: Path, leave_bytes: int) -> None:
+    """Fill the file system under ``folder`` with a real file until about ``leave_bytes`` are free."""
+    import shutil
+
+    with open(folder / "filler.bin", "wb") as out:
+        while shutil.disk_usage(folder).free > leave_bytes + 1024 * 1024:
+            out.write(b"\0" * (1024 * 1024))
+            out.flush()
+
+
 @contextlib.contextmanager
 def holding_write_lock(db: Path):
     """Yield another process that holds the database's write lock (BEGIN IMMEDIATE)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.conftest import REPO_ROOT, small_tmpfs, start_headless
+from tests.conftest import REPO_ROOT, fill_disk, small_tmpfs, start_headless
 
 pytestmark = pytest.mark.browser
 SHOTS = REPO_ROOT / "test-output" / "screenshots"
@@ -127,9 +126,7 @@ def test_a_backup_that_cannot_fit_is_refused_on_the_page_with_the_sizes(app_env,
         app = start_headless({**app_env, "AURSWIFT_DATA_DIR": str(data_dir)})
         try:
             _sign_in_as_manager(app, page)
-            with open(mount_point / "filler.bin", "wb") as filler:  # leave about 2 MB free
-                while shutil.disk_usage(mount_point).free > 3 * 1024 * 1024:
-                    filler.write(b"\0" * (1024 * 1024))
+            fill_disk(mount_point, leave_bytes=2 * 1024 * 1024)
             _back_up_now(app, page, data_dir, "The backup was not made")
             text = page.inner_text(".messagelist")
             assert "Not enough disk space to back up the database." in text

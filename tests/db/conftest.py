@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +36,12 @@ class Shop:
     def __init__(self, env: dict[str, str], data_dir: Path) -> None:
         self.env, self.data_dir = env, data_dir
         self.db = data_dir / "pos_system.db"
+
+    def move_to(self, data_dir: Path) -> None:
+        """Copy the shop's data directory to ``data_dir`` (e.g. a small filesystem) and use it from now on."""
+        shutil.copytree(self.data_dir, data_dir)
+        self.env["AURSWIFT_DATA_DIR"] = str(data_dir)
+        self.data_dir, self.db = data_dir, data_dir / "pos_system.db"
 
     def env_for(self, chain: str | None) -> dict[str, str]:
         env = dict(self.env)
@@ -100,3 +107,18 @@ def v1_shop(shop: Shop) -> Shop:
     assert code == 0, out
     add_shop_data(shop.db)
     return shop
+
+
+@pytest.fixture
+def live_db(tmp_path: Path) -> Path:
+    """A small WAL-mode database with one applied migration and 1,000 sales (totals 0..999)."""
+    db = tmp_path / "pos_system.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT)")
+    conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('pos', '0001_initial', 'now')")
+    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER)")
+    conn.executemany("INSERT INTO sale (total_minor) VALUES (?)", [(i,) for i in range(1000)])
+    conn.commit()
+    conn.close()
+    return db

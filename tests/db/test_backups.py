@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,20 +13,6 @@ from maintenance.db import backups
 from tests.db.conftest import sha
 
 NOW = datetime(2026, 11, 24, 9, 30, 0).astimezone()
-
-
-@pytest.fixture
-def live_db(tmp_path: Path) -> Path:
-    db = tmp_path / "pos_system.db"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT)")
-    conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('pos', '0001_initial', 'now')")
-    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER)")
-    conn.executemany("INSERT INTO sale (total_minor) VALUES (?)", [(i,) for i in range(1000)])
-    conn.commit()
-    conn.close()
-    return db
 
 
 def test_backup_is_verified_and_described(live_db, tmp_path):

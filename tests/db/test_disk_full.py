@@ -11,7 +11,7 @@ import pytest
 
 from maintenance import exceptions
 from maintenance.db import backups
-from tests.conftest import small_tmpfs
+from tests.conftest import fill_disk, small_tmpfs
 from tests.db.conftest import add_shop_data, sha
 
 MB = 1024 * 1024
@@ -28,9 +28,7 @@ def test_upgrade_is_refused_with_the_three_sizes_when_space_is_short(shop, small
     add_shop_data(shop.db)
     # Move the shop onto the 40 MB filesystem: 50 MB minimum free space cannot be met.
     data = small_fs / "data"
-    shutil.copytree(shop.data_dir, data)
-    shop.env["AURSWIFT_DATA_DIR"] = str(data)
-    shop.data_dir, shop.db = data, data / "pos_system.db"
+    shop.move_to(data)
     before = sha(shop.db)
 
     code, out = shop.upgrade_json("v2")
@@ -57,23 +55,11 @@ def test_backup_running_out_of_space_leaves_no_file_and_the_database_untouched(s
     assert list((small_fs / "backups").iterdir()) == []
 
 
-def _fill(folder: Path, leave_bytes: int) -> None:
-    """Fill the file system under ``folder`` with a real file until about ``leave_bytes`` are free."""
-    free = shutil.disk_usage(folder).free
-    with open(folder / "filler.bin", "wb") as out:
-        out.truncate(0)
-        chunk = b"\0" * (1024 * 1024)
-        for _ in range(max(free - leave_bytes, 0) // len(chunk)):
-            out.write(chunk)
-
-
 def test_manual_backup_on_a_full_disk_is_refused_with_the_sizes(shop, small_fs):
     assert shop.upgrade_json("v1")[0] == 0
     data = small_fs / "data"
-    shutil.copytree(shop.data_dir, data)
-    shop.env["AURSWIFT_DATA_DIR"] = str(data)
-    shop.data_dir, shop.db = data, data / "pos_system.db"
-    _fill(small_fs, leave_bytes=3 * 1024 * 1024)
+    shop.move_to(data)
+    fill_disk(small_fs, leave_bytes=3 * 1024 * 1024)
     before = sha(shop.db)
 
     proc = shop.manage("backup_db")
@@ -91,14 +77,12 @@ def test_manual_backup_on_a_full_disk_is_refused_with_the_sizes(shop, small_fs):
 def test_restore_on_a_full_disk_is_refused_before_anything_is_written(shop, small_fs):
     assert shop.upgrade_json("v1")[0] == 0
     data = small_fs / "data"
-    shutil.copytree(shop.data_dir, data)
-    shop.env["AURSWIFT_DATA_DIR"] = str(data)
-    shop.data_dir, shop.db = data, data / "pos_system.db"
+    shop.move_to(data)
     made = shop.manage("backup_db")
     assert made.returncode == 0, made.stderr
     backup = Path(made.stdout.strip())
     add_shop_data(shop.db)
-    _fill(small_fs, leave_bytes=3 * 1024 * 1024)
+    fill_disk(small_fs, leave_bytes=3 * 1024 * 1024)
     before = sha(shop.db)
     listing = sorted(p.name for p in (data / "backups").iterdir())
 

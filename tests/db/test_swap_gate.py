@@ -79,15 +79,8 @@ def test_a_request_that_never_ends_refuses_the_restore_and_reopens_the_gate():
     thread.join()
 
 
-def test_a_sale_written_while_the_restore_starts_is_kept_in_the_restore_point(tmp_path: Path):
-    db = tmp_path / "pos_system.db"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT)")
-    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER)")
-    conn.execute("INSERT INTO sale (total_minor) VALUES (100)")
-    conn.commit()
-    conn.close()
+def test_a_sale_written_while_the_restore_starts_is_kept_in_the_restore_point(live_db: Path, tmp_path: Path):
+    db = live_db
     chosen = backups.create_backup(db, tmp_path / "backups", reason="manual")
 
     gate = SwapGate()
@@ -116,8 +109,8 @@ def test_a_sale_written_while_the_restore_starts_is_kept_in_the_restore_point(tm
         finally:
             reader.close()
 
-    assert point is not None and totals(point.path) == [100, 250]  # the sale is in the restore point
-    assert totals(db) == [100]  # and the live database is the chosen backup
+    assert point is not None and totals(point.path) == [*range(1000), 250]  # the sale is in the restore point
+    assert totals(db) == list(range(1000))  # and the live database is the chosen backup
 
 
 def test_every_request_passes_the_gate():

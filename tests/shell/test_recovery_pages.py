@@ -6,7 +6,6 @@ what they say.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import sqlite3
 import time
@@ -184,10 +183,7 @@ def test_newer_database_is_refused_and_left_alone(v1_shop, launch, page):
 
 def test_disk_full_shows_the_three_sizes(v1_shop, launch, page, tmp_path):
     with small_tmpfs(tmp_path / "small") as mount_point:
-        data = mount_point / "data"
-        shutil.copytree(v1_shop.data_dir, data)
-        v1_shop.env["AURSWIFT_DATA_DIR"] = str(data)
-        v1_shop.data_dir, v1_shop.db = data, data / "pos_system.db"
+        v1_shop.move_to(mount_point / "data")
         before = sha(v1_shop.db)
         app = launch(v1_shop, "v2")
         page.goto(app.url)
