@@ -39,6 +39,8 @@ AURSWIFT_UPDATE_URL: str = env.str("AURSWIFT_UPDATE_URL", default="")
 # The root metadata the update client trusts (default: the one shipped in the app).
 AURSWIFT_UPDATE_TRUSTED_ROOT: str = env.str("AURSWIFT_UPDATE_TRUSTED_ROOT", default="")
 AURSWIFT_UPDATE_CHECK_HOURS: float = env.float("AURSWIFT_UPDATE_CHECK_HOURS", default=4.0)
+# Download only the files that changed, where the repository publishes a manifest (off: always the archive).
+AURSWIFT_UPDATE_DELTA: bool = env.bool("AURSWIFT_UPDATE_DELTA", default=True)
 # The per-launch secret the launcher hands to the server (empty: no launcher).
 AURSWIFT_LAUNCH_SECRET: str = env.str("AURSWIFT_LAUNCH_SECRET", default="")
 

@@ -3,16 +3,23 @@
 python-tuf refuses tampered, truncated, wrongly signed, expired (freeze) and
 rolled-back *metadata*; on top of that an offered release older than the
 installed one is refused here (a signed but stale "latest").
+
+Where the repository publishes a manifest of the release's files, only the
+files whose content differs from the installed copy are downloaded (each one a
+signed target, verified by python-tuf); the rest are copied from the running
+version after checking their sha256. Otherwise the whole archive is downloaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
 
 import urllib3
 from django.conf import settings
@@ -38,7 +45,9 @@ class UpdateOffer:
     version: str
     archive: str
     notes: str
-    size: int
+    size: int  # bytes this client will download
+    manifest: str = ""  # the release's signed file list, when only changed files are downloaded
+    changed_files: int | None = None  # how many files that is (None: the whole archive)
 
     @property
     def newer(self) -> bool:
@@ -54,18 +63,35 @@ class ProgressFetcher(Urllib3Fetcher):
     def __init__(self, progress: Callable[[int], None] | None = None) -> None:
         super().__init__()
         self.progress = progress
+        self.downloaded = 0  # release bytes (archive or changed files) fetched so far, across files
 
     def _fetch(self, url: str) -> Iterator[bytes]:
+        counted = "/targets/" in url and not url.endswith(".json")
         done = 0
         try:
             for chunk in super()._fetch(url):
                 done += len(chunk)
-                if self.progress and url.endswith(".tar.gz"):
-                    self.progress(done)
+                if counted:
+                    self.downloaded += len(chunk)
+                    if self.progress:
+                        self.progress(self.downloaded)
                 yield chunk
         except urllib3.exceptions.HTTPError as err:
             # e.g. the server went away mid-download: a clean failure; the next try starts afresh
             raise tuf_errors.DownloadError(f"the connection broke after {done} bytes ({err})") from err
+
+
+@dataclass
+class DeltaPlan:
+    """Which of a release's files the installed copy already has (by sha256), and which to download."""
+
+    folder: str
+    files: dict[str, dict]
+    download: list[str] = field(default_factory=list)
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(int(self.files[name]["length"]) for name in self.download)
 
 
 def trusted_root() -> bytes:
@@ -129,29 +155,81 @@ def check(url: str | None = None, installed: str = __version__) -> UpdateOffer:
         raise UpdateError(
             f"Refused: the server offers {offer.version}, older than the installed {installed} (rollback)."
         )
+    if offer.newer and latest.get("manifest") and settings.AURSWIFT_UPDATE_DELTA:
+        try:
+            plan = _delta_plan(updater, latest["manifest"])
+        except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError, ValueError, KeyError) as err:
+            raise UpdateError(f"Update check failed: {_explain(err)}.") from err
+        if plan.download_bytes < archive.length:  # uncompressed changed files beat the compressed archive
+            offer.manifest, offer.size = latest["manifest"], plan.download_bytes
+            offer.changed_files = len(plan.download)
     return offer
+
+
+def _release_path(name: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if not path.parts or path.is_absolute() or ".." in path.parts:
+        raise UpdateError(f"Refused: the release lists a file outside its folder ({name!r}).")
+    return path
+
+
+def _delta_plan(updater: Updater, manifest_name: str) -> DeltaPlan:
+    """Read the signed manifest and compare it with the running version's files."""
+    info = updater.get_targetinfo(manifest_name)
+    if info is None:
+        raise UpdateError(f"The release manifest {manifest_name} is not in the signed list.")
+    manifest = json.loads(Path(updater.find_cached_target(info) or updater.download_target(info)).read_bytes())
+    plan = DeltaPlan(str(_release_path(manifest["folder"])), manifest["files"])
+    for name, entry in plan.files.items():
+        local = settings.BASE_DIR / _release_path(name)
+        if not (local.is_file() and hashlib.sha256(local.read_bytes()).hexdigest() == entry["sha256"]):
+            plan.download.append(name)
+    return plan
+
+
+def _assemble(updater: Updater, plan: DeltaPlan, into: Path) -> None:
+    """Write the release into ``into``: unchanged files from the running version, the rest downloaded."""
+    for name, entry in plan.files.items():
+        relative = _release_path(name)
+        data = b""
+        if name not in plan.download:
+            data = (settings.BASE_DIR / relative).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:  # to download, or changed since the check
+            info = updater.get_targetinfo(f"blobs/{entry['sha256']}")
+            if info is None:
+                raise UpdateError(f"{name} of the release is not in the signed list.")
+            data = Path(updater.find_cached_target(info) or updater.download_target(info)).read_bytes()
+        dest = into / plan.folder / relative
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        os.chmod(dest, int(entry["mode"]) & 0o755)
 
 
 def stage(offer: UpdateOffer, progress: Callable[[int], None] | None = None) -> Path:
     """Download and verify the offered release, then unpack it into updates/staged/<version>/."""
     staged_root = updates_dir(settings.DATA_DIR) / "staged"
     target = staged_root / offer.version
-    try:
-        updater = _updater(settings.AURSWIFT_UPDATE_URL, progress)
-        updater.refresh()
-        info = updater.get_targetinfo(offer.archive)
-        if info is None:
-            raise UpdateError(f"{offer.archive} is not in the signed list.")
-        archive = updater.find_cached_target(info) or updater.download_target(info)
-    except UpdateError:
-        raise
-    except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError) as err:
-        raise UpdateError(f"Download refused: {_explain(err)}. Nothing was installed.") from err
     tmp = staged_root / f".{offer.version}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(tmp, filter="data")
+    try:
+        updater = _updater(settings.AURSWIFT_UPDATE_URL, progress)
+        updater.refresh()
+        if offer.manifest:
+            _assemble(updater, _delta_plan(updater, offer.manifest), tmp)
+        else:
+            info = updater.get_targetinfo(offer.archive)
+            if info is None:
+                raise UpdateError(f"{offer.archive} is not in the signed list.")
+            archive = updater.find_cached_target(info) or updater.download_target(info)
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+    except UpdateError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError, ValueError, KeyError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UpdateError(f"Download refused: {_explain(err)}. Nothing was installed.") from err
     shutil.rmtree(target, ignore_errors=True)
     (tmp / "staged.json").write_text(json.dumps(offer.as_dict(), indent=2), encoding="utf-8")
     tmp.rename(target)

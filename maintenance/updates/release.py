@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from maintenance.exceptions import MaintenanceError
-from maintenance.updates.repository import UpdateRepository
+from maintenance.updates.repository import ReleaseFile, UpdateRepository
 from maintenance.updates.versioning import next_version, release_notes
 
 VERSION_FILE = "aurswift/__init__.py"
@@ -48,19 +48,26 @@ def last_release_tag(project: Path) -> str | None:
     return tags[0] if tags else None
 
 
-def _archive(project: Path, version: str, root_json: bytes, target: Path) -> None:
-    """Write a tar.gz of the tracked files (every app's migrations included), stamped with ``version``."""
-    files = [f for f in _git(project, "ls-files", "-z").split("\0") if f]
+def _release_files(project: Path, version: str, root_json: bytes) -> list[ReleaseFile]:
+    """The release's files: every tracked file (every app's migrations included), stamped with ``version``."""
+    files = []
+    for name in sorted(f for f in _git(project, "ls-files", "-z").split("\0") if f):
+        path = project / name
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if name == VERSION_FILE:
+            data = VERSION_RE.sub(f'__version__ = "{version}"', data.decode()).encode()
+        files.append(ReleaseFile(name, data, path.stat().st_mode & 0o777))
+    files.append(ReleaseFile(TRUSTED_ROOT, root_json, 0o644))
+    return files
+
+
+def _archive(files: list[ReleaseFile], version: str, target: Path) -> None:
+    """Write the release as one tar.gz: what a client without a usable installed copy downloads."""
     with tarfile.open(target, "w:gz") as tar:
-        for name in sorted(files):
-            path = project / name
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            if name == VERSION_FILE:
-                data = VERSION_RE.sub(f'__version__ = "{version}"', data.decode()).encode()
-            _add(tar, f"aurswift-{version}/{name}", data, path.stat().st_mode & 0o777)
-        _add(tar, f"aurswift-{version}/{TRUSTED_ROOT}", root_json, 0o644)
+        for file in files:
+            _add(tar, f"aurswift-{version}/{file.name}", file.data, file.mode)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
@@ -87,7 +94,8 @@ def build_release(project: Path, repo_dir: Path) -> Release:
         raise ReleaseError(f"No feat or fix commits since {tag or 'the first commit'}: nothing to release.")
     notes = release_notes(messages)
     archive = repo.targets_dir / f"aurswift-{version}.tar.gz"
-    _archive(project, version, (repo.metadata_dir / "root.json").read_bytes(), archive)
-    repo.publish(archive, version, notes)
+    files = _release_files(project, version, (repo.metadata_dir / "root.json").read_bytes())
+    _archive(files, version, archive)
+    repo.publish(archive, version, notes, files=files)
     _git(project, "tag", "-a", f"v{version}", "-m", f"AurSwift {version}\n\n{notes}")
     return Release(version, archive, notes)

@@ -1,14 +1,19 @@
 """The update repository on the release side: a folder any static web server can host.
 
 Layout: ``metadata/`` (TUF root, targets, snapshot, timestamp — signed with
-python-tuf's Metadata API), ``targets/`` (release archives and
-``latest.json``), ``keys/`` (development keys; keep production keys offline,
-see maintenance/updates/KEYS.md).
+python-tuf's Metadata API), ``targets/`` (release archives, ``latest.json``,
+``manifests/`` listing each release's files by sha256, and ``blobs/<sha256>``
+holding each file once), ``keys/`` (development keys; keep production keys
+offline, see maintenance/updates/KEYS.md). Every archive, manifest and blob is
+a signed target, so a client can fetch only the files that changed and still
+verify each one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +26,17 @@ from tuf.api.serialization.json import JSONSerializer
 ROLES = ("root", "targets", "snapshot", "timestamp")
 EXPIRY = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}
 LATEST = "latest.json"
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    name: str  # path inside the release folder, with "/"
+    data: bytes
+    mode: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def _now() -> datetime:
@@ -77,17 +93,41 @@ class UpdateRepository:
         self._write(Metadata(Snapshot(expires=_now() + timedelta(days=EXPIRY["snapshot"]))), "snapshot")
         self._write(Metadata(Timestamp(expires=_now() + timedelta(days=EXPIRY["timestamp"]))), "timestamp")
 
-    def publish(self, archive: Path, version: str, notes: str) -> None:
-        """Add a release archive and make it the newest, re-signing targets, snapshot and timestamp."""
+    def publish(self, archive: Path, version: str, notes: str, files: list[ReleaseFile] | None = None) -> None:
+        """Add a release and make it the newest, re-signing targets, snapshot and timestamp.
+
+        With ``files``, also publish its manifest and one blob per file content,
+        so clients can download only what changed since their version.
+        """
         target = self.targets_dir / archive.name
         if archive.resolve() != target.resolve():
             target.write_bytes(archive.read_bytes())
+        names = [archive.name, LATEST]
         latest = {"version": version, "archive": archive.name, "notes": notes, "published_at": _now().isoformat()}
+        if files is not None:
+            latest["manifest"] = self._write_manifest(version, files)
+            names += [latest["manifest"], *(f"blobs/{file.sha256}" for file in files)]
         (self.targets_dir / LATEST).write_text(json.dumps(latest, indent=2), encoding="utf-8")
         targets = self.load("targets")
-        for name in (archive.name, LATEST):
+        for name in names:
             targets.signed.targets[name] = TargetFile.from_file(name, str(self.targets_dir / name), ["sha256"])
         self.resign(targets=targets)
+
+    def _write_manifest(self, version: str, files: list[ReleaseFile]) -> str:
+        (self.targets_dir / "blobs").mkdir(parents=True, exist_ok=True)
+        for file in files:
+            blob = self.targets_dir / "blobs" / file.sha256
+            if not blob.exists():
+                blob.write_bytes(file.data)
+        name = f"manifests/aurswift-{version}.json"
+        manifest = {
+            "version": version,
+            "folder": f"aurswift-{version}",
+            "files": {f.name: {"sha256": f.sha256, "length": len(f.data), "mode": f.mode} for f in files},
+        }
+        (self.targets_dir / "manifests").mkdir(parents=True, exist_ok=True)
+        (self.targets_dir / name).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        return name
 
     def resign(self, *, targets: Metadata | None = None, timestamp_expires: datetime | None = None) -> None:
         """Bump and sign targets (if given), snapshot and timestamp."""

@@ -52,6 +52,8 @@ def test_manager_downloads_and_restarts_to_update(tmp_path, app_env, page, data_
         page.get_by_role("link", name="View").click()
         assert page.inner_text("h1") == "Update Available"
         assert page.inner_text("#new-version") == "0.2.0" and "allergens on products" in page.inner_text(".notes")
+        # the running copy has nearly every file of 0.2.0: only the changed ones are downloaded
+        assert re.fullmatch(r"[\d.]+\s[KM]?B \(\d+ changed files?\)", page.inner_text("#download-size"))
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "update-available.png"), full_page=True)
         page.get_by_role("button", name="Update Now").click()

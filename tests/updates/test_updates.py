@@ -144,8 +144,14 @@ def _client_env(app_env: dict[str, str], server_url: str, repo: Path) -> dict[st
 def test_build_release_bumps_from_commits_and_signs(releases):
     assert (releases["first"], releases["second"]) == ("0.2.0", "0.2.1")
     assert releases["nothing"].returncode == 1 and "nothing to release" in releases["nothing"].stderr
-    targets = json.loads((releases["repo"] / "metadata" / "targets.json").read_text())
-    assert set(targets["signed"]["targets"]) == {"aurswift-0.2.0.tar.gz", "aurswift-0.2.1.tar.gz", "latest.json"}
+    signed = json.loads((releases["repo"] / "metadata" / "targets.json").read_text())["signed"]["targets"]
+    assert {"aurswift-0.2.0.tar.gz", "aurswift-0.2.1.tar.gz", "latest.json"} <= set(signed)
+    for version in ("0.2.0", "0.2.1"):  # every file of every release is a signed, content-addressed target
+        manifest = json.loads((releases["repo"] / "targets" / "manifests" / f"aurswift-{version}.json").read_text())
+        assert f"manifests/aurswift-{version}.json" in signed
+        assert "pos/migrations/0001_initial.py" in manifest["files"]
+        for entry in manifest["files"].values():
+            assert signed[f"blobs/{entry['sha256']}"]["hashes"]["sha256"] == entry["sha256"]
     latest = json.loads((releases["repo"] / "targets" / "latest.json").read_text())
     assert latest["version"] == "0.2.1" and "receipt footer wraps" in latest["notes"]
     tags = subprocess.run(["git", "-C", str(releases["project"]), "tag"], capture_output=True, text=True).stdout
@@ -165,6 +171,51 @@ def test_check_and_apply_stage_the_newest_release(releases, serve, app_env, data
     assert '__version__ = "0.2.1"' in (staged / "aurswift" / "__init__.py").read_text()
     assert (staged / "pos" / "migrations" / "0001_initial.py").exists()
     assert (staged / "maintenance" / "updates" / "trusted_root.json").exists()
+    assert _tree(staged) == _archive_tree(releases["repo"] / "targets" / "aurswift-0.2.1.tar.gz", "aurswift-0.2.1")
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _archive_tree(archive: Path, folder: str) -> dict[str, bytes]:
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        return {
+            m.name.removeprefix(folder + "/"): tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def test_only_the_changed_files_are_downloaded(releases, serve, app_env, data_dir):
+    """This checkout already has almost every file of 0.2.1: the version stamp, the trusted root and
+    the new CHANGES.txt are what differ (plus whatever the working tree has uncommitted)."""
+    server = serve(releases["repo"])
+    env = _client_env(app_env, server.url, releases["repo"])
+    offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+    archive_size = (releases["repo"] / "targets" / "aurswift-0.2.1.tar.gz").stat().st_size
+    assert offer["manifest"] == "manifests/aurswift-0.2.1.json"
+    assert 3 <= offer["changed_files"] < 30 and offer["size"] < archive_size / 5
+    assert _manage("apply_update", env=env).returncode == 0
+    staged = data_dir / "updates" / "staged" / "0.2.1"
+    assert json.loads((staged / "staged.json").read_text())["changed_files"] == offer["changed_files"]
+    assert (staged / "aurswift-0.2.1" / "CHANGES.txt").read_text() == "receipt footer fixed\n"
+    blobs = list((data_dir / "updates" / "downloads").glob("blobs*"))
+    assert len(blobs) == offer["changed_files"] and not list((data_dir / "updates" / "downloads").glob("*.tar.gz"))
+
+
+def test_a_tampered_changed_file_is_refused(releases, serve, app_env, data_dir):
+    server = serve(releases["repo"])
+    manifest = json.loads((server.dir / "targets" / "manifests" / "aurswift-0.2.1.json").read_text())
+    blob = server.dir / "targets" / "blobs" / manifest["files"]["CHANGES.txt"]["sha256"]
+    blob.write_bytes(b"receipt footer fixed, and a backdoor\n")
+    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+
+
+def _whole_archive(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "AURSWIFT_UPDATE_DELTA": "false"}
 
 
 def _refused(env: dict[str, str], command: str, data_dir: Path, expected: str) -> None:
@@ -181,14 +232,16 @@ def test_tampered_archive_is_refused(releases, serve, app_env, data_dir):
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
-    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+    env = _whole_archive(_client_env(app_env, server.url, releases["repo"]))
+    _refused(env, "apply_update", data_dir, "tampered or truncated")
 
 
 def test_truncated_download_is_refused(releases, serve, app_env, data_dir):
     server = serve(releases["repo"])
     archive = server.dir / "targets" / "aurswift-0.2.1.tar.gz"
     archive.write_bytes(archive.read_bytes()[:5000])
-    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+    env = _whole_archive(_client_env(app_env, server.url, releases["repo"]))
+    _refused(env, "apply_update", data_dir, "tampered or truncated")
 
 
 def test_wrong_signature_is_refused(releases, serve, app_env, data_dir):
@@ -233,7 +286,7 @@ def test_unreachable_server_is_refused(releases, app_env, data_dir):
 
 
 class DyingServer:
-    """Serves a repository but drops the connection half-way through release archives."""
+    """Serves a repository but drops the connection half-way through release archives and files."""
 
     def __init__(self, directory: Path) -> None:
         import functools
@@ -242,7 +295,7 @@ class DyingServer:
 
         class Handler(SimpleHTTPRequestHandler):
             def copyfile(self, source, outputfile) -> None:
-                if self.path.endswith(".tar.gz"):
+                if self.path.endswith(".tar.gz") or "/blobs/" in self.path:
                     data = source.read()
                     outputfile.write(data[: len(data) // 2])
                     outputfile.flush()
@@ -263,16 +316,23 @@ class DyingServer:
         self.httpd.server_close()
 
 
-def test_server_dying_mid_download_is_refused_then_a_clean_retry_works(releases, serve, app_env, data_dir):
+@pytest.mark.parametrize("whole_archive", [True, False], ids=["archive", "changed-files"])
+def test_server_dying_mid_download_is_refused_then_a_clean_retry_works(
+    releases, serve, app_env, data_dir, whole_archive
+):
+    def env_for(url: str) -> dict[str, str]:
+        env = _client_env(app_env, url, releases["repo"])
+        return _whole_archive(env) if whole_archive else env
+
     dying = DyingServer(releases["repo"])
     try:
-        env = _client_env(app_env, dying.url, releases["repo"])
-        _refused(env, "apply_update", data_dir, "Download refused")
+        _refused(env_for(dying.url), "apply_update", data_dir, "Download refused")
     finally:
         dying.stop()
-    assert not list((data_dir / "updates" / "downloads").glob("*.tar.gz")), "no half download is kept"
+    downloads = data_dir / "updates" / "downloads"
+    assert not list(downloads.glob("*.tar.gz")) and not list(downloads.glob("blobs*")), "no half download is kept"
     healthy = serve(releases["repo"])
-    retry = _manage("apply_update", env=_client_env(app_env, healthy.url, releases["repo"]))
+    retry = _manage("apply_update", env=env_for(healthy.url))
     assert retry.returncode == 0, retry.stderr
     assert (data_dir / "updates" / "staged" / "0.2.1" / "staged.json").exists()
 
@@ -310,3 +370,11 @@ def test_same_version_is_up_to_date_and_nothing_is_staged(serve, app_env, data_d
     applied = _manage("apply_update", env=env)
     assert (applied.returncode, applied.stdout.strip()) == (0, f"Up to date: {__version__}")
     assert not (data_dir / "updates" / "staged").exists()
+
+
+@pytest.mark.parametrize("name", ["../pos_system.db", "/etc/passwd", "pos/../../escape.py", ""])
+def test_a_release_file_outside_its_folder_is_refused(name):
+    from maintenance.updates.client import UpdateError, _release_path
+
+    with pytest.raises(UpdateError, match="outside its folder"):
+        _release_path(name)
