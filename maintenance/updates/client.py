@@ -20,6 +20,8 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import urllib3
 from django.conf import settings
@@ -69,7 +71,8 @@ class ProgressFetcher(Urllib3Fetcher):
         counted = "/targets/" in url and not url.endswith(".json")
         done = 0
         try:
-            for chunk in super()._fetch(url):
+            chunks = _local_file(url) if url.startswith("file:") else super()._fetch(url)
+            for chunk in chunks:
                 done += len(chunk)
                 if counted:
                     self.downloaded += len(chunk)
@@ -79,6 +82,18 @@ class ProgressFetcher(Urllib3Fetcher):
         except urllib3.exceptions.HTTPError as err:
             # e.g. the server went away mid-download: a clean failure; the next try starts afresh
             raise tuf_errors.DownloadError(f"the connection broke after {done} bytes ({err})") from err
+
+
+def _local_file(url: str) -> Iterator[bytes]:
+    """A repository on a local or mounted folder (``file://``), e.g. a USB stick in a shop without internet."""
+    path = Path(url2pathname(urlparse(url).path))
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError as err:  # like HTTP 404: ngclient stops looking for newer root versions here
+        raise tuf_errors.DownloadHTTPError(f"{path} does not exist", 404) from err
+    with handle:
+        while chunk := handle.read(64 * 1024):
+            yield chunk
 
 
 @dataclass

@@ -378,3 +378,16 @@ def test_a_release_file_outside_its_folder_is_refused(name):
 
     with pytest.raises(UpdateError, match="outside its folder"):
         _release_path(name)
+
+
+def test_a_repository_in_a_local_folder_works_through_a_file_url(releases, app_env, data_dir):
+    """DESIGN.md section 7: AURSWIFT_UPDATE_URL may be file:// (a shop without internet, a USB stick)."""
+    missing = _client_env(app_env, (releases["repo"].parent / "no-such-repo").as_uri(), releases["repo"])
+    _refused(missing, "check_update", data_dir, "Update check failed")
+    env = _client_env(app_env, releases["repo"].as_uri(), releases["repo"])
+    check = _manage("check_update", env=env)
+    assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1"), check.stderr
+    applied = _manage("apply_update", env=env)
+    assert applied.returncode == 0, applied.stderr
+    staged = data_dir / "updates" / "staged" / "0.2.1" / "aurswift-0.2.1"
+    assert (staged / "CHANGES.txt").read_text() == "receipt footer fixed\n"
