@@ -107,6 +107,10 @@ def main() -> None:
     shutil.rmtree(plain_dir)
     shutil.rmtree(guarded_dir)
 
+    from benchmarks import update_delta
+
+    update_delta.main()
+
 
 if __name__ == "__main__":
     main()
