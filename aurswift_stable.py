@@ -1,7 +1,8 @@
 """The small stable launcher: start the current AurSwift version, install staged updates, fall back.
 
 This file never changes with updates. It installs a staged release (one
-``os.replace``), starts it on trial, and if the new version cannot upgrade
+``os.replace``) on "Restart & Update", when the app quits, or at the next
+start, starts it on trial, and if the new version cannot upgrade
 the database (it exits with code 75) or crashes before it is ready, switches
 back to the previous version and starts that instead. The database is never
 touched here: the versions' own guarded upgrade restores it on failure.
@@ -58,6 +59,9 @@ def run(data: Path, args: list[str]) -> int:
             back = install.fall_back(data, reason)
             print(f"AurSwift stable launcher: {version} failed ({reason}); back to {back}", flush=True)
             continue
+        if code == 0 and install.staged_version(data):
+            # "Later" on Restart to update, then a normal quit: install now; it starts on trial next time.
+            print(f"AurSwift stable launcher: installed {install.install_staged(data)} on quit", flush=True)
         return code
 
 

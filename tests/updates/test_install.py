@@ -125,7 +125,9 @@ def _stop(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    except ProcessLookupError:
+        return  # already gone
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
@@ -183,6 +185,33 @@ def test_update_installs_relaunches_and_upgrades_the_database(tmp_path, client_e
     assert _sales(db) == 1, "the sale made under version 1 is still there"
     backups = [json.loads(p.read_text()) for p in (data_dir / "backups").glob("*.json")]
     assert any(b["reason"] == "before_migration" for b in backups)
+
+
+def test_an_update_staged_then_left_for_later_is_installed_when_the_app_quits(tmp_path, client_env, data_dir):
+    import psutil
+
+    repo = _release(tmp_path / "later", FIELD_MIGRATION)
+    server = Server(repo)
+    try:
+        env = client_env(repo, server)
+        proc = _stable(env)
+        try:
+            _read_until(proc, "Serving on ")
+            assert _manage("apply_update", env=env).returncode == 0  # downloaded while the till runs
+            assert not (data_dir / "app" / "current.json").exists(), "nothing installed while running"
+            (app,) = psutil.Process(proc.pid).children()
+            app.send_signal(signal.SIGINT)  # the cashier closes the window: a normal quit (exit 0)
+            lines = _read_until(proc, "installed 0.2.0 on quit")
+            assert proc.wait(timeout=30) == 0, lines
+        finally:
+            _stop(proc)
+    finally:
+        server.stop()
+    state = json.loads((data_dir / "app" / "current.json").read_text())
+    assert state == {**state, "current": "0.2.0", "previous": "bundled", "trial": True}
+    assert (data_dir / "app" / "versions" / "0.2.0").is_dir()
+    assert not (data_dir / "updates" / "staged" / "0.2.0").exists()
+    assert "allergens" not in _columns(data_dir / "pos_system.db"), "the database is upgraded by 0.2.0 itself"
 
 
 def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_path, client_env, data_dir):
