@@ -7,7 +7,7 @@
       document.getElementById("update-bar").style.width = s.percent + "%";
       document.getElementById("update-percent").textContent = Math.round(s.percent);
       if (s.status === "downloading") { setTimeout(poll, 300); } else { window.location.reload(); }
-    });
+    }).catch(function () { setTimeout(poll, 1000); });  // a busy moment is not the end of the download
   }
   poll();
 })();
