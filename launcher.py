@@ -72,12 +72,17 @@ def make_startup(instance) -> object:
         if instance.try_acquire():
             return None
         other = instance.other
-        return exceptions.DatabaseLockedError(
-            f"AurSwift is already running (process {other.pid}). Use the window that is already open, "
-            "or close it and press Retry.",
-            holder_pid=other.pid,
-            holder_name=other.description,
-        )
+        if other.description == "AurSwift":
+            message = (
+                f"AurSwift is already running (process {other.pid}). Use the window that is already open, "
+                "or close it and press Retry."
+            )
+        else:
+            message = (
+                f"{other.description.capitalize()} is using the database (process {other.pid}). "
+                "Wait for it to finish, then press Retry."
+            )
+        return exceptions.DatabaseLockedError(message, holder_pid=other.pid, holder_name=other.description)
 
     state = startup.Startup(
         max_attempts=settings.AURSWIFT_STARTUP_ATTEMPTS,

@@ -47,6 +47,15 @@ def ensure_layout(base: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+def writable(path: Path) -> bool:
+    """Return whether ``path`` (a file, existing or not) can be opened for appending."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            return True
+    except OSError:
+        return False
+
+
 def ensure_secret_key(base: Path) -> str:
     """Return the secret key stored in ``base/secret_key``, creating it on first run.
 
@@ -60,8 +69,11 @@ def ensure_secret_key(base: Path) -> str:
             return key
     key = secrets.token_urlsafe(50)
     tmp = key_file.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    os.replace(tmp, key_file)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+        os.replace(tmp, key_file)
+    except OSError:
+        pass  # a read-only data dir: this process uses its key once; start-up refuses with a clear message
     return key

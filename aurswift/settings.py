@@ -7,15 +7,25 @@ settings follow below them and are not meant to be changed per shop.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import environ
 
-from aurswift.paths import SOURCE_ROOT, data_dir, default_db_path, ensure_layout, ensure_secret_key, logs_dir
+from aurswift.paths import (
+    SOURCE_ROOT,
+    data_dir,
+    default_db_path,
+    ensure_layout,
+    ensure_secret_key,
+    logs_dir,
+    writable,
+)
 
 BASE_DIR: Path = SOURCE_ROOT
 DATA_DIR: Path = data_dir()
-ensure_layout(DATA_DIR)
+with contextlib.suppress(OSError):  # a read-only data dir is refused with a clear message later, not here
+    ensure_layout(DATA_DIR)
 
 env = environ.Env()
 _env_file = DATA_DIR / ".env"
@@ -25,7 +35,13 @@ if _env_file.exists():
 # --- Adjustable -------------------------------------------------------------
 DEBUG: bool = env.bool("AURSWIFT_DEBUG", default=False)
 SECRET_KEY: str = env.str("AURSWIFT_SECRET_KEY", default="") or ensure_secret_key(DATA_DIR)
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{default_db_path(DATA_DIR)}")}
+# The default database is given as a path, never pasted into a URL: '#', '?' and '%' are legal in
+# folder names. A DATABASE_URL must percent-encode them (sqlite:////till%20%231/pos_system.db).
+DATABASES = {
+    "default": env.db("DATABASE_URL")
+    if env.str("DATABASE_URL", default="")
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_db_path(DATA_DIR))}
+}
 TIME_ZONE: str = env.str("AURSWIFT_TIME_ZONE", default="Europe/London")
 LANGUAGE_CODE: str = env.str("AURSWIFT_LANGUAGE", default="en-gb")
 # Guarded upgrade and backups (DESIGN.md section 4).
@@ -124,6 +140,7 @@ CSRF_COOKIE_SAMESITE = "Strict"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+_LOG_FILE = logs_dir(DATA_DIR) / "aurswift.log"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -131,12 +148,15 @@ LOGGING = {
     "handlers": {
         "file": {
             "class": "logging.handlers.RotatingFileHandler",
-            "filename": str(logs_dir(DATA_DIR) / "aurswift.log"),
+            "filename": str(_LOG_FILE),
             "maxBytes": 2_000_000,
             "backupCount": 5,
             "formatter": "plain",
             "encoding": "utf-8",
-        },
+        }
+        if writable(_LOG_FILE)
+        # A read-only data dir must not stop a command from saying so: log to stderr instead.
+        else {"class": "logging.StreamHandler", "formatter": "plain", "level": "WARNING"},
     },
     "root": {"handlers": ["file"], "level": "INFO"},
 }

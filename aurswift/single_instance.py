@@ -1,24 +1,19 @@
-"""One AurSwift per data directory: a lock file, and a record of who holds it.
+"""One AurSwift per data directory: the app holds the maintenance lock for its whole life.
 
-The lock is an OS file lock (filelock), so a crashed run's lock is released by
-the operating system; the record (pid, port, a focus token) tells a second
-launch which process is running and lets it ask that window to come forward.
+The lock is ``maintenance.db.writer_lock`` (an OS file lock, released by the
+operating system when a process dies); its record (pid, port, a focus token)
+tells a second launch which process is running and lets it ask that window
+to come forward, and tells a terminal command why it is refused.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-from filelock import FileLock, Timeout
-
-LOCK_NAME = "aurswift.lock"
-RECORD_NAME = "aurswift.instance.json"
+from maintenance.db import writer_lock
 
 
 @dataclass
@@ -30,52 +25,29 @@ class OtherInstance:
 
 
 class InstanceLock:
-    """Hold the data directory's single-instance lock for the life of the process."""
+    """Hold the data directory's maintenance lock for the life of the app (see ``writer_lock``)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._lock = FileLock(str(data_dir / LOCK_NAME))
         self.focus_token = secrets.token_urlsafe(16)
-        self.previous: dict | None = None  # the record a crashed run left behind
 
     def acquire(self) -> OtherInstance | None:
-        """Take the lock; return the other instance if one is running."""
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            return self.other()
-        self.previous = _read_record(self.data_dir)
-        return None
+        """Take the lock; return the other holder (an app or a maintenance command) if there is one."""
+        other = writer_lock.try_acquire(self.data_dir, role="app")
+        if other is None:
+            return None
+        return OtherInstance(other.pid, other.description, other.port, other.focus_token)
 
     def publish(self, port: int) -> None:
-        """Write who we are, for a second launch to find."""
-        record = {"pid": os.getpid(), "port": port, "focus_token": self.focus_token}
-        path = self.data_dir / RECORD_NAME
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle)
-        os.replace(tmp, path)
+        """Write who we are, for a second launch (or a command) to find."""
+        writer_lock.publish(self.data_dir, role="app", port=port, focus_token=self.focus_token, command="AurSwift")
 
     def other(self) -> OtherInstance:
-        record = _read_record(self.data_dir) or {}
-        pid = record.get("pid")
-        description = "another AurSwift"
-        if pid and psutil.pid_exists(pid):
-            description = "AurSwift"
-        return OtherInstance(pid, description, record.get("port"), record.get("focus_token"))
+        holder = writer_lock.read_holder(self.data_dir)
+        return OtherInstance(holder.pid, holder.description, holder.port, holder.focus_token)
 
     def release(self) -> None:
-        if self._lock.is_locked:
-            (self.data_dir / RECORD_NAME).unlink(missing_ok=True)
-            self._lock.release()
-
-
-def _read_record(data_dir: Path) -> dict | None:
-    try:
-        return json.loads((data_dir / RECORD_NAME).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+        writer_lock.release(self.data_dir)
 
 
 def ask_to_focus(other: OtherInstance) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
-from maintenance import exceptions
+from maintenance import exceptions, signals
 from maintenance.db import backups, health, locks, recovery
 from maintenance.db.progress import Progress
 from maintenance.db.upgrade import live_db_path, run_guarded_upgrade
@@ -149,7 +149,7 @@ class Startup:
 
     # --- recovery actions (the buttons) ----------------------------------------
     def backup_and_start_fresh(self) -> Path:
-        old = recovery.backup_and_start_fresh(live_db_path())
+        old = recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)
         self.start()
         return old
 
@@ -160,7 +160,7 @@ class Startup:
         return backup
 
     def try_repair(self) -> recovery.RepairReport:
-        report = recovery.try_repair(live_db_path())
+        report = recovery.try_repair(live_db_path(), settings.DATA_DIR, progress=self.report)
         self.repair_report = report
         return report
 
@@ -191,8 +191,14 @@ _current: Startup | None = None
 
 
 def install(startup: Startup) -> None:
+    """Make ``startup`` the process's start-up state and listen to what maintenance announces."""
     global _current
     _current = startup
+    signals.database_corrupted.connect(_on_database_corrupted, dispatch_uid="aurswift.startup.corruption")
+
+
+def _on_database_corrupted(sender: object, message: str = "", **kwargs: object) -> None:
+    report_corruption(exceptions.MaintenanceError(message or "the full check found damage"))
 
 
 def current() -> Startup | None:

@@ -154,10 +154,33 @@ class RestoreFailedError(MaintenanceError):
 
 
 # --- Backups and recovery actions ------------------------------------------
-class BackupError(MaintenanceError):
+class BackupError(UpgradeRefused):
+    """A backup could not be made or read; whatever ran is refused before any change (exit 2)."""
+
     title = "Backup Failed"
     scenario = "backup_failed"
 
 
 class BackupVerificationError(BackupError):
     title = "Backup Could Not Be Verified"
+
+
+class BackupInvalidError(UpgradeRefused):
+    """A file offered for restore is not a sound backup of this app: refused before any change."""
+
+    title = "Not a Usable Backup"
+    scenario = "backup_invalid"
+
+
+class ReadOnlyError(UpgradeRefused):
+    """The database or its folder cannot be written (a read-only disk or file)."""
+
+    title = "Database Is Read-Only"
+    scenario = "readonly"
+
+
+class RecoveryInProgressError(UpgradeRefused):
+    """Another recovery action (a repair, a restore) is already running."""
+
+    title = "Recovery Already Running"
+    scenario = "error"

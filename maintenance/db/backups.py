@@ -10,6 +10,7 @@ half-written file that looks like a backup.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -20,18 +21,21 @@ from pathlib import Path
 
 from aurswift import __version__
 from maintenance import exceptions
+from maintenance.db import testhooks
+from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
+from maintenance.db.integrity import check_file
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
-    fsync_dir,
     has_sqlite_header,
+    leaving_no_side_files,
     open_readonly,
     remove_wal_files,
     sha256_file,
     wal_path,
-    write_json_atomic,
 )
+from maintenance.files import fsync_dir, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^aurswift-backup-\d{8}-\d{6}(-\d+)?\.db$")
 REASONS = {
@@ -41,6 +45,8 @@ REASONS = {
     "before_start_fresh": "Before start fresh",
 }
 RESTORE_MARKER = "restore-in-progress.json"
+#: The app labels whose migrations make a database "a database of AurSwift".
+OUR_APPS = ("pos",)
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,9 @@ def _unique_path(backups_dir: Path, now: datetime) -> Path:
 
 
 def applied_migrations(db_path: Path) -> list[str]:
-    """Return ``app.name`` for every migration recorded in a database file."""
+    """Return ``app.name`` for every migration recorded in a (backup) database file."""
     try:
-        with open_readonly(db_path) as conn:
+        with leaving_no_side_files(db_path), open_readonly(db_path) as conn:
             return [f"{a}.{n}" for a, n in conn.execute("SELECT app, name FROM django_migrations ORDER BY id")]
     except sqlite3.DatabaseError:
         return []
@@ -152,6 +158,11 @@ def _snapshot(db_path: Path, dest: Path, progress: ProgressCallback | None) -> s
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
+            if "readonly" in str(err) or "read-only" in str(err):
+                raise exceptions.ReadOnlyError(
+                    f"The database {db_path} is read-only, so it cannot be backed up safely. Nothing was changed.",
+                    detail=str(err),
+                ) from err
             raise exceptions.DatabaseLockedError(
                 "The database is busy in another program, so it cannot be backed up now. Try again shortly.",
                 detail=str(err),
@@ -165,6 +176,8 @@ def _snapshot(db_path: Path, dest: Path, progress: ProgressCallback | None) -> s
         target = sqlite3.connect(dest)
         try:
             conn.backup(target, pages=4096, progress=lambda _s, rem, tot: report(tot - rem, tot))
+            # A copy of a WAL database is in WAL mode too: a backup is one self-contained file.
+            target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
         return sha256_file(dest)
@@ -201,9 +214,8 @@ def create_backup(
         if not has_sqlite_header(partial) or sha256_file(partial) != source_sha:
             raise exceptions.BackupVerificationError("The backup copy does not match the database it was made from.")
         if full_check:
-            from maintenance.db.integrity import check_file
-
-            result = check_file(partial, foreign_keys=False)
+            with leaving_no_side_files(partial):
+                result = check_file(partial, foreign_keys=False)
             if not result.ok:
                 raise exceptions.BackupVerificationError(f"The backup copy failed its check: {result.summary}.")
         # The sidecar first: a backup is listed only once its description exists.
@@ -243,13 +255,12 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
 
 def verify_backup(path: Path) -> BackupInfo:
     """Re-check a backup (sha256 against its sidecar, and ``quick_check``); record the result."""
-    from maintenance.db.integrity import check_file
-
     info = read_info(path)
     problems: list[str] = []
     if info.sha256 and sha256_file(path) != info.sha256:
         problems.append("its contents changed since it was made (checksum mismatch)")
-    result = check_file(path, foreign_keys=False)
+    with leaving_no_side_files(path):
+        result = check_file(path, foreign_keys=False)
     if not result.ok:
         problems.append(result.summary)
     checked = BackupInfo(**{**info.__dict__, "verified": not problems})
@@ -282,17 +293,28 @@ def newest_verified(backups: list[BackupInfo]) -> BackupInfo | None:
     return next((b for b in backups if b.verified), None)
 
 
-def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallback | None = None) -> None:
+def _disk_full(err: OSError) -> bool:
+    return err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def restore_backup(
+    backup_path: Path, db_path: Path, *, progress: ProgressCallback | None = None, reclaim_space: bool = False
+) -> None:
     """Replace the live database with ``backup_path`` atomically.
 
-    A marker file records the restore before the live file changes, so a restore
-    interrupted by a crash is finished at the next start
-    (:func:`finish_interrupted_restore`). Order: copy to a temporary file in the
-    database's folder and fsync, while a second thread hashes the backup being
-    copied (the copy's bytes are the backup's, so a matching hash proves the new
-    file is the recorded backup); then drop the stale ``-wal``/``-shm``
-    (they would be replayed onto the restored file), rename over the database,
-    fsync the folder. Callers close Django's connections first.
+    Order: copy to a temporary file in the database's folder and fsync, while
+    a second thread hashes the backup being copied (the copy's bytes are the
+    backup's, so a matching hash proves the new file is the recorded backup);
+    write the restore marker; drop the stale ``-wal``/``-shm``/``-journal``
+    (they would be replayed onto the restored file); rename over the database;
+    fsync the folder. A crash after the marker is finished at the next start
+    (:func:`finish_interrupted_restore`); before it, the live file is untouched.
+
+    ``reclaim_space`` is for a failed upgrade, whose live file is about to be
+    thrown away: if the copy does not fit, its write-ahead log is dropped, then
+    the file itself, and as a last resort the backup is moved into place. So
+    that restore never needs more free space than the run started with.
+    Callers close Django's connections first.
     """
     info = read_info(backup_path)
     marker = db_path.parent / RESTORE_MARKER
@@ -303,23 +325,25 @@ def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallba
         emit(progress, "restore", f"Restoring the backup… {pct:.0f}%", percent=pct)
 
     try:
-        sha = copy_file(backup_path, tmp, progress=report)
+        try:
+            sha = copy_file(backup_path, tmp, progress=report)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            if not (reclaim_space and _disk_full(err)):
+                raise
+            if _restore_in_little_space(backup_path, db_path, info, marker, tmp, report):
+                emit(progress, "restore", "Database restored from backup.", percent=100.0)
+                return
+            sha = info.sha256
         if info.sha256 and sha != info.sha256:
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)
             raise exceptions.RestoreFailedError(
                 f"The backup {backup_path.name} is damaged (checksum mismatch); the database was not replaced.",
                 backup_path=backup_path,
             )
-        # From here until the rename, a crash leaves the marker: the next start finishes the job.
-        write_json_atomic(marker, {"backup": str(backup_path), "sha256": info.sha256})
-        remove_wal_files(db_path)
-        os.replace(tmp, db_path)
-        fsync_dir(db_path.parent)
-        marker.unlink()
-        fsync_dir(db_path.parent)
+        _swap_in(tmp, db_path, marker, backup_path, info.sha256)
     except (OSError, sqlite3.Error) as err:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
         raise exceptions.RestoreFailedError(
             f"Restoring {backup_path.name} failed: {err}. The backup is kept at {backup_path}.",
             backup_path=backup_path,
@@ -327,14 +351,103 @@ def restore_backup(backup_path: Path, db_path: Path, *, progress: ProgressCallba
     emit(progress, "restore", "Database restored from backup.", percent=100.0)
 
 
+def _swap_in(tmp: Path, db_path: Path, marker: Path, backup_path: Path, sha: str) -> None:
+    # From the marker until its removal, a crash is finished by the next start.
+    write_json_atomic(marker, {"backup": str(backup_path), "sha256": sha})
+    testhooks.pause_if("restore_swapping")
+    remove_wal_files(db_path)
+    os.replace(tmp, db_path)
+    fsync_dir(db_path.parent)
+    marker.unlink()
+    fsync_dir(db_path.parent)
+
+
+def _restore_in_little_space(
+    backup_path: Path, db_path: Path, info: BackupInfo, marker: Path, tmp: Path, report
+) -> bool:
+    """Restore when a second copy does not fit; return True if the backup itself was moved into place.
+
+    The failed run's files are garbage once the backup is proven intact, so
+    free them step by step: first its write-ahead log, then the file.
+    """
+    if info.sha256 and sha256_file(backup_path) != info.sha256:
+        raise exceptions.RestoreFailedError(
+            f"The backup {backup_path.name} is damaged (checksum mismatch); the database was not replaced.",
+            backup_path=backup_path,
+        )
+    write_json_atomic(marker, {"backup": str(backup_path), "sha256": info.sha256})
+    remove_wal_files(db_path)
+    for drop_live in (False, True):
+        if drop_live:
+            db_path.unlink(missing_ok=True)
+        try:
+            copy_file(backup_path, tmp, progress=report)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            if not _disk_full(err):
+                raise
+            continue
+        _swap_in(tmp, db_path, marker, backup_path, info.sha256)
+        return False
+    # Last resort: the verified backup becomes the live database (a rename needs no space).
+    os.replace(backup_path, db_path)
+    fsync_dir(db_path.parent)
+    sidecar_path(backup_path).unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+    fsync_dir(db_path.parent)
+    return True
+
+
 def finish_interrupted_restore(db_path: Path) -> Path | None:
     """Finish a restore that a crash interrupted; return the backup used, or None."""
     marker = db_path.parent / RESTORE_MARKER
-    if not marker.exists():
+    data = read_json(marker)
+    if data is None:
+        marker.unlink(missing_ok=True)
         return None
-    backup = Path(json.loads(marker.read_text(encoding="utf-8"))["backup"])
-    restore_backup(backup, db_path)
+    backup = Path(data["backup"])
+    if not backup.exists():
+        # It was moved into place (disk full) before the crash: the live file is the backup.
+        marker.unlink(missing_ok=True)
+        return backup
+    restore_backup(backup, db_path, reclaim_space=True)
     return backup
+
+
+def validate_backup(path: Path) -> BackupInfo:
+    """Refuse anything that is not a sound backup of this app's database; return its description.
+
+    Checked before a restore changes anything: an SQLite file, with this app's
+    ``django_migrations``, not ahead of this version, its sha256 equal to its
+    sidecar's (where there is one), and a clean ``quick_check``.
+    """
+    def refuse(why: str) -> exceptions.BackupInvalidError:
+        return exceptions.BackupInvalidError(f"{path.name} cannot be restored: {why}. Nothing was changed.")
+
+    if not path.is_file():
+        raise refuse("there is no such file")
+    if path.stat().st_size == 0 or not has_sqlite_header(path):
+        raise refuse("it is not an SQLite database")
+    info = read_info(path)
+    if sidecar_path(path).exists() and info.sha256 and sha256_file(path) != info.sha256:
+        raise refuse("its contents changed since it was made (checksum mismatch)")
+    with leaving_no_side_files(path):
+        return _validate_contents(path, info, refuse)
+
+
+def _validate_contents(path: Path, info: BackupInfo, refuse) -> BackupInfo:
+    try:
+        result = classify(path)
+    except exceptions.MaintenanceError as err:
+        raise refuse(f"it is damaged ({err.message})") from err
+    if result.kind != MANAGED or not any(app in OUR_APPS for app, _ in result.applied):
+        raise refuse("it is not a database of AurSwift")
+    if result.unknown:
+        raise refuse("it was made by a newer version of AurSwift; install that version first")
+    check = check_file(path, foreign_keys=False)
+    if not check.ok:
+        raise refuse(f"it is damaged ({check.summary})")
+    return info
 
 
 def delete_backup(path: Path, backups_dir: Path) -> None:
@@ -371,10 +484,10 @@ def prune_backups(backups_dir: Path, keep: int, protect: Path | None = None) -> 
 
 
 def clean_partial_files(backups_dir: Path) -> None:
-    """Remove half-written backups left by a crash (never a finished backup)."""
+    """Remove half-written backups (and their SQLite side files) left by a crash; never a finished backup."""
     if backups_dir.exists():
-        for path in backups_dir.glob("*.partial"):
-            path.unlink()
+        for path in backups_dir.glob("*.partial*"):
+            path.unlink(missing_ok=True)
 
 
 def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupInfo:

@@ -7,6 +7,7 @@ result is kept in ``logs/last-health.json`` for the admin.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -17,11 +18,12 @@ from pathlib import Path
 import psutil
 
 from aurswift.paths import logs_dir
-from maintenance import exceptions
+from maintenance import exceptions, signals
 from maintenance.db.classify import classify, label
 from maintenance.db.diskspace import MB, required_bytes
 from maintenance.db.integrity import check_file
-from maintenance.db.sqlite_tools import size_with_wal
+from maintenance.db.sqlite_tools import SIDE_SUFFIXES, size_with_wal
+from maintenance.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 LAST_HEALTH = "last-health.json"
@@ -37,12 +39,20 @@ class HealthReport:
     integrity_ok: bool | None = None
     integrity_seconds: float = 0.0
     foreign_key_violations: int = 0
+    structure_ok: bool | None = None  # the file's own structure, apart from foreign keys
     fingerprints: str = ""
     pending: list[str] = field(default_factory=list)
     db_mb: float = 0.0
     free_mb: float = 0.0
     required_mb: float = 0.0
     kept_aside: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> bool:
+        """Return whether the file itself is damaged (foreign-key violations alone are not damage)."""
+        if self.classification == "corrupt":
+            return True
+        return self.structure_ok is False
 
     @property
     def healthy(self) -> bool:
@@ -69,7 +79,7 @@ class HealthReport:
 
 def kept_aside_files(data_dir: Path) -> list[Path]:
     """Return the ``pos_system.db.old.<stamp>`` files kept by "Backup & Start Fresh" and repairs."""
-    return sorted(p for p in data_dir.glob("pos_system.db.old.*") if not p.name.endswith(("-wal", "-shm")))
+    return sorted(p for p in data_dir.glob("pos_system.db.old.*") if not p.name.endswith(SIDE_SUFFIXES))
 
 
 def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity: bool = True) -> HealthReport:
@@ -105,6 +115,7 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
         report.integrity, report.integrity_ok = check.summary, check.ok
         report.integrity_seconds = round(check.seconds, 3)
         report.foreign_key_violations = check.foreign_key_violations
+        report.structure_ok = len(check.problems) <= min(check.foreign_key_violations, 20)
     return report
 
 
@@ -113,10 +124,8 @@ def last_health_path(data_dir: Path) -> Path:
 
 
 def save_health(data_dir: Path, report: HealthReport) -> None:
-    path = last_health_path(data_dir)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report.as_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
+    with contextlib.suppress(OSError):  # a full disk must not hide the result from the caller
+        write_json_atomic(last_health_path(data_dir), report.as_dict())
 
 
 def last_health(data_dir: Path) -> dict | None:
@@ -128,10 +137,14 @@ def last_health(data_dir: Path) -> dict | None:
 
 
 def run_and_save(db_path: Path, data_dir: Path) -> HealthReport:
+    """Run the full check, keep its result for the admin, and announce a damaged database at once."""
     report = check_health(db_path, data_dir, full=True)
     save_health(data_dir, report)
     if not report.healthy:
         log.error("Background database check found problems: %s", report.integrity)
+    if report.damaged:
+        # Stop writes now: every further write into a damaged file can spread the damage.
+        signals.database_corrupted.send(sender=HealthReport, message=report.integrity)
     return report
 
 

@@ -34,6 +34,11 @@ def ensure_writable(db_path: Path, timeout: float = 2.0) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
     except sqlite3.OperationalError as err:
+        if "readonly" in str(err) or "read-only" in str(err):
+            raise exceptions.ReadOnlyError(
+                f"The database {db_path} is read-only, so the till cannot record sales. "
+                "Make the file and its folder writable for this user, then press Retry."
+            ) from err
         if "locked" not in str(err) and "busy" not in str(err):
             raise
         holders = find_holders(db_path)

@@ -21,50 +21,44 @@ from django.db import connections
 
 from aurswift.paths import backups_dir
 from maintenance import exceptions
-from maintenance.db import backups, diskspace
+from maintenance.db import backups, diskspace, moves, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
 from maintenance.db.progress import ProgressCallback
-from maintenance.db.sqlite_tools import fsync_dir, list_tables, shm_path, wal_path
+from maintenance.db.sqlite_tools import list_tables, roll_back_hot_journal, wal_path
+from maintenance.files import fsync_dir
 
 __all__ = ["backup_and_start_fresh", "restore_from_backup", "try_repair", "kept_aside_files", "RepairReport"]
 
 
-def _old_path(db_path: Path, now: datetime | None) -> Path:
-    stamp = f"{(now or datetime.now()):%Y%m%d-%H%M%S}"
-    candidate, n = db_path.with_name(f"{db_path.name}.old.{stamp}"), 1
-    while candidate.exists():
-        n += 1
-        candidate = db_path.with_name(f"{db_path.name}.old.{stamp}-{n}")
-    return candidate
-
-
 def keep_aside(db_path: Path, now: datetime | None = None) -> Path:
-    """Move the database (and its -wal/-shm) aside unchanged; return the new name.
+    """Move the database (and its -wal/-shm/-journal) aside unchanged; return the new name.
 
-    A rename never rewrites a byte, and the write-ahead log moves with its
-    database so the kept file is exactly what was on disk.
+    A rename never rewrites a byte, and the side files move with their
+    database as one crash-safe group (:mod:`maintenance.db.moves`), so the
+    kept file is exactly what was on disk.
     """
     connections.close_all()
-    old = _old_path(db_path, now)
-    for src, dst in ((wal_path(db_path), wal_path(old)), (shm_path(db_path), shm_path(old))):
-        if src.exists():
-            os.replace(src, dst)
-    os.replace(db_path, old)
-    fsync_dir(db_path.parent)
+    old = moves.kept_aside_name(db_path, now)
+    moves.run(db_path.parent, "keep_aside", moves.keep_aside_moves(db_path, old))
     return old
 
 
-def backup_and_start_fresh(db_path: Path, *, now: datetime | None = None) -> Path:
+def backup_and_start_fresh(db_path: Path, data_dir: Path, *, now: datetime | None = None) -> Path:
     """Keep the current database aside and create a fresh, fully migrated one.
 
-    Return the path of the kept-aside database.
+    Return the path of the kept-aside database. A hot rollback journal is
+    rolled back first, so the kept file is a consistent database.
     """
     from maintenance.db.upgrade import run_guarded_upgrade
 
-    old = keep_aside(db_path, now) if db_path.exists() else None
-    run_guarded_upgrade(reason="start_fresh")
-    connections.close_all()
+    with writer_lock.held(data_dir):
+        old = None
+        if db_path.exists():
+            roll_back_hot_journal(db_path)
+            old = keep_aside(db_path, now)
+        run_guarded_upgrade(reason="start_fresh", db_path=db_path, data_dir=data_dir)
+        connections.close_all()
     return old or db_path
 
 
@@ -80,17 +74,25 @@ def keep_restore_point(db_path: Path, data_dir: Path) -> backups.BackupInfo | No
 
 
 def restore_from_backup(
-    backup_path: Path, db_path: Path, data_dir: Path, *, progress: ProgressCallback | None = None
+    backup_path: Path,
+    db_path: Path,
+    data_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    validate: bool = True,
 ) -> backups.BackupInfo | None:
     """Restore ``backup_path`` over the live database after taking a restore point.
 
     Return the restore point. The caller runs the guarded upgrade afterwards if
     the backup predates this version's migrations.
     """
-    diskspace.ensure_space_for_restore(backup_path, db_path)
-    restore_point = keep_restore_point(db_path, data_dir)
-    connections.close_all()
-    backups.restore_backup(backup_path, db_path, progress=progress)
+    if validate:
+        backups.validate_backup(backup_path)
+    with writer_lock.held(data_dir):
+        diskspace.ensure_space_for_restore(backup_path, db_path)
+        restore_point = keep_restore_point(db_path, data_dir)
+        connections.close_all()
+        backups.restore_backup(backup_path, db_path, progress=progress)
     return restore_point
 
 
@@ -106,9 +108,10 @@ def restore_while_running(
     from maintenance.db.swap_gate import gate
     from maintenance.db.upgrade import run_guarded_upgrade
 
+    backups.validate_backup(backup_path)
     with gate.exclusive():
-        point = restore_from_backup(backup_path, db_path, data_dir)
-        report = run_guarded_upgrade(reason="after_restore")
+        point = restore_from_backup(backup_path, db_path, data_dir, validate=False)
+        report = run_guarded_upgrade(reason="after_restore", db_path=db_path, data_dir=data_dir)
     return point, list(report.applied)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
@@ -12,8 +11,15 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from maintenance.files import fsync_dir, write_json_atomic  # noqa: F401 - re-exported until every caller imports maintenance.files
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 4 * 1024 * 1024
+
+
+#: Files SQLite keeps beside a database; they belong to it and move with it.
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 
 
 def wal_path(db_path: Path) -> Path:
@@ -24,13 +30,50 @@ def shm_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-shm")
 
 
+def journal_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + "-journal")
+
+
+def side_files(db_path: Path) -> list[Path]:
+    """Return the database's ``-wal``, ``-shm`` and ``-journal`` paths (existing or not)."""
+    return [db_path.with_name(db_path.name + suffix) for suffix in SIDE_SUFFIXES]
+
+
+def wal_bytes(db_path: Path) -> int:
+    """Return the bytes the write-ahead log really holds on disk.
+
+    A log without a valid header is discarded by SQLite on open, and a sparse
+    file's apparent size is not disk space: neither may inflate the disk rule.
+    """
+    wal = wal_path(db_path)
+    try:
+        stat = wal.stat()
+        with open(wal, "rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        return 0
+    if stat.st_size == 0 or magic not in WAL_MAGIC:
+        return 0
+    allocated = getattr(stat, "st_blocks", 0) * 512
+    return min(stat.st_size, allocated) if allocated else stat.st_size
+
+
 def size_with_wal(db_path: Path) -> int:
     """Return the bytes the database occupies: main file plus write-ahead log."""
-    total = 0
-    for path in (db_path, wal_path(db_path)):
-        with contextlib.suppress(FileNotFoundError):
-            total += path.stat().st_size
-    return total
+    try:
+        main = db_path.stat().st_size
+    except FileNotFoundError:
+        main = 0
+    return main + wal_bytes(db_path)
+
+
+def readonly_uri(db_path: Path) -> str:
+    """Return a read-only SQLite URI for ``db_path``, percent-encoded.
+
+    Never paste a path into a URI: ``#``, ``?`` and ``%`` are legal in folder
+    names (Windows user names too) and would open another file.
+    """
+    return Path(os.path.abspath(db_path)).as_uri() + "?mode=ro"
 
 
 def has_sqlite_header(db_path: Path) -> bool:
@@ -45,12 +88,30 @@ def open_readonly(db_path: Path) -> Iterator[sqlite3.Connection]:
     A database with a write-ahead log still needs its ``-shm`` file; read-only
     mode reads it, and SQLite does not modify the main file in this mode.
     """
-    uri = f"file:{db_path}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+    conn = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=10, isolation_level=None)
     try:
         yield conn
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def leaving_no_side_files(db_path: Path) -> Iterator[None]:
+    """Remove the ``-wal``/``-shm`` a read-only open of a closed file (a backup) creates beside it.
+
+    A copy of a WAL-mode database is in WAL mode too, and reading it makes
+    SQLite create empty side files it cannot delete read-only. Only for files
+    no other process uses: never the live database.
+    """
+    existed = {p for p in side_files(db_path) if p.exists()}
+    try:
+        yield
+    finally:
+        for path in side_files(db_path):
+            if path not in existed:
+                with contextlib.suppress(OSError):
+                    if path.name.endswith("-shm") or path.stat().st_size == 0:
+                        path.unlink()
 
 
 def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
@@ -64,16 +125,6 @@ def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> st
             if progress:
                 progress(done)
     return digest.hexdigest()
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename inside ``directory`` durable (no-op where unsupported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def copy_file(src: Path, dst: Path, *, progress: Callable[[int, int], None] | None = None) -> str:
@@ -105,22 +156,34 @@ def copy_file(src: Path, dst: Path, *, progress: Callable[[int, int], None] | No
     return str(result["sha"])
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON so that a crash leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def remove_wal_files(db_path: Path) -> None:
-    """Remove a database's ``-wal`` and ``-shm``: stale ones would corrupt a replaced file."""
-    for path in (wal_path(db_path), shm_path(db_path)):
+    """Remove a database's ``-wal``, ``-shm`` and ``-journal``: stale ones would corrupt a replaced file."""
+    for path in side_files(db_path):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def roll_back_hot_journal(db_path: Path) -> bool:
+    """Roll back a hot rollback journal left by another writer; return whether one was there.
+
+    A read-only connection cannot roll a hot ``-journal`` back, so the file
+    would look damaged; a read-write open that reads the schema does it (the
+    caller holds the maintenance lock, so no writer of ours is mid-transaction).
+    """
+    journal = journal_path(db_path)
+    try:
+        if journal.stat().st_size == 0 or not db_path.exists():
+            return False
+    except FileNotFoundError:
+        return False
+    conn = sqlite3.connect(db_path, timeout=10, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError:
+        return False  # damaged: classification will say so, and the journal stays with the file
+    finally:
+        conn.close()
+    return True
 
 
 def list_tables(conn: sqlite3.Connection) -> list[str]:

@@ -15,11 +15,13 @@ restores that backup and upgrades again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import os
+import shutil
 import sqlite3
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,12 +35,13 @@ from django.db.migrations.executor import MigrationExecutor
 from aurswift import __version__
 from aurswift.paths import backups_dir
 from maintenance import exceptions
-from maintenance.db import backups, fingerprints, history, testhooks
+from maintenance.db import backups, fingerprints, history, moves, testhooks, writer_lock
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
 from maintenance.db.integrity import check_file, check_in_parallel
 from maintenance.db.progress import ProgressCallback, emit
-from maintenance.db.sqlite_tools import sha256_file
+from maintenance.db.sqlite_tools import roll_back_hot_journal, sha256_file, side_files, wal_path
+from maintenance.files import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 UPGRADE_MARKER = "upgrade-in-progress.json"
@@ -80,39 +83,91 @@ def live_db_path() -> Path:
     return Path(db["NAME"])
 
 
-def retention() -> int:
+def retention(data_dir: Path) -> int:
     """Return how many automatic backups to keep (the managers' setting, or the default)."""
     from maintenance.db.preferences import backup_retention
 
-    return backup_retention(settings.DATA_DIR)
+    return backup_retention(data_dir)
 
 
 # --- Recovery from a crash in an earlier run ----------------------------------
-def finish_interrupted_runs(db_path: Path, progress: ProgressCallback | None = None) -> Path | None:
-    """Put the database back in a known state after a crash mid-upgrade or mid-restore.
+def file_state(db_path: Path) -> dict[str, list[int] | None]:
+    """Return (size, mtime, inode) of the database and its write-ahead log: any commit changes it."""
+    state: dict[str, list[int] | None] = {}
+    for key, path in (("db", db_path), ("wal", wal_path(db_path))):
+        try:
+            st = path.stat()
+            state[key] = [st.st_size, st.st_mtime_ns, st.st_ino]
+        except FileNotFoundError:
+            state[key] = None
+    return state
 
-    Return the backup that was restored, if any.
+
+def _remove_leftovers(db_path: Path, data_dir: Path) -> None:
+    """Remove temporary files a killed run left: half-written backups, restore copies, repair scratch folders."""
+    backups.clean_partial_files(backups_dir(data_dir))
+    for suffix in (".restore-tmp", ".repair-tmp"):
+        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+    for scratch in db_path.parent.glob(".repair-*"):
+        if scratch.is_dir():
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def finish_interrupted_runs(
+    db_path: Path, progress: ProgressCallback | None = None, data_dir: Path | None = None
+) -> Path | None:
+    """Put the database back in a known state after a crash mid-upgrade, mid-restore or mid-recovery.
+
+    Runs under the maintenance lock, before anything opens the database.
+    Return the backup that was restored, if any. An upgrade counts as
+    interrupted only when the process that started it is gone; and if the
+    live file changed after that run stopped (someone wrote to it), it is kept
+    aside rather than overwritten, so no start ever loses committed writes.
     """
-    backups.clean_partial_files(backups_dir(settings.DATA_DIR))
+    data_dir = data_dir or settings.DATA_DIR
+    moves.resume(db_path.parent)
+    _remove_leftovers(db_path, data_dir)
     restored = backups.finish_interrupted_restore(db_path)
-    marker = db_path.parent / UPGRADE_MARKER
-    if marker.exists():
-        backup_path = Path(json.loads(marker.read_text(encoding="utf-8"))["backup"])
-        emit(progress, "restore", "The last upgrade was interrupted: restoring the backup taken before it…")
-        backups.restore_backup(backup_path, db_path, progress=progress)
-        marker.unlink()
-        history.append_run(
-            settings.DATA_DIR,
-            {
-                "started_at": _now(),
-                "finished_at": _now(),
-                "outcome": "interrupted_run_restored",
-                "backup": str(backup_path),
-                "to_version": __version__,
-            },
+    marker_path = db_path.parent / UPGRADE_MARKER
+    marker = read_json(marker_path)
+    if marker is None:
+        marker_path.unlink(missing_ok=True)
+        return restored
+    owner = marker.get("owner") or {}
+    if owner.get("pid") not in (None, os.getpid()) and writer_lock.process_alive(
+        int(owner["pid"]), owner.get("create_time")
+    ):
+        raise exceptions.DatabaseLockedError(
+            f"A database upgrade is running in process {owner['pid']}: wait for it to finish. Nothing was changed.",
+            holder_pid=owner["pid"],
+            holder_name="a database upgrade",
         )
-        restored = backup_path
-    return restored
+    backup_path = Path(marker["backup"])
+    entry: dict[str, object] = {
+        "started_at": _now(),
+        "outcome": "interrupted_run_restored",
+        "backup": str(backup_path),
+        "to_version": __version__,
+    }
+    live_changed = db_path.exists() and marker.get("state") is not None and file_state(db_path) != marker["state"]
+    if live_changed:
+        old = moves.kept_aside_name(db_path)
+        moves.run(db_path.parent, "keep_aside", moves.keep_aside_moves(db_path, old))
+        entry["kept_aside"] = old.name
+        log.warning("the database changed after an interrupted upgrade; kept aside as %s", old.name)
+        emit(progress, "restore", f"The database changed after an interrupted upgrade; it is kept as {old.name}.")
+    if not backup_path.exists():
+        raise exceptions.RestoreFailedError(
+            f"The last upgrade was interrupted and its backup {backup_path.name} is missing. "
+            "Nothing more was changed; restore a backup from the admin or the command line.",
+            backup_path=backup_path,
+        )
+    emit(progress, "restore", "The last upgrade was interrupted: restoring the backup taken before it…")
+    backups.restore_backup(backup_path, db_path, progress=progress, reclaim_space=not live_changed)
+    marker_path.unlink(missing_ok=True)
+    entry["finished_at"] = _now()
+    history.append_run(data_dir, entry)
+    return backup_path
 
 
 # --- Applying migrations ------------------------------------------------------
@@ -137,8 +192,11 @@ def deferred_foreign_key_check(connection) -> Iterator[None]:
         del connection.check_constraints
 
 
-def apply_migrations(progress: ProgressCallback | None) -> list[str]:
-    """Apply every pending migration with Django's executor; return what was applied."""
+def apply_migrations(progress: ProgressCallback | None, on_applied: Callable[[], None] | None = None) -> list[str]:
+    """Apply every pending migration with Django's executor; return what was applied.
+
+    Whatever a migration prints goes to stderr: stdout belongs to the command's result.
+    """
     connection = connections["default"]
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes()
@@ -163,14 +221,17 @@ def apply_migrations(progress: ProgressCallback | None) -> list[str]:
                 source="applied",
             )
             applied.append(f"{migration.app_label}.{migration.name}")
+            if on_applied is not None:
+                on_applied()
             if len(applied) == 1 and total > 1:
                 testhooks.pause_if("during_migration")
 
     executor.progress_callback = callback
-    emit_pre_migrate_signal(0, False, connection.alias, apps=executor.loader.project_state().apps, plan=plan)
-    with deferred_foreign_key_check(connection):
-        state = executor.migrate(targets, plan=plan)
-    emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
+    with contextlib.redirect_stdout(sys.stderr):
+        emit_pre_migrate_signal(0, False, connection.alias, apps=executor.loader.project_state().apps, plan=plan)
+        with deferred_foreign_key_check(connection):
+            state = executor.migrate(targets, plan=plan)
+        emit_post_migrate_signal(0, False, connection.alias, apps=state.apps, plan=plan)
     return applied
 
 
@@ -207,45 +268,97 @@ def adopt_unrecorded(result: Classification) -> None:
 
 
 def run_guarded_upgrade(
-    *, progress: ProgressCallback | None = None, plan_only: bool = False, reason: str = "startup"
+    *,
+    progress: ProgressCallback | None = None,
+    plan_only: bool = False,
+    reason: str = "startup",
+    db_path: Path | None = None,
+    data_dir: Path | None = None,
 ) -> UpgradeReport:
-    """Bring the configured database up to this build's migrations, or refuse, or restore.
+    """Bring the database up to this build's migrations, or refuse, or restore.
 
     Raise the typed errors of :mod:`maintenance.exceptions`; the database is
     either unchanged, fully upgraded, or restored from the backup made here.
+    Everything but ``plan_only`` runs under the maintenance lock (one writer
+    at a time): a second writer is refused, naming the process that holds it.
     """
     started = time.perf_counter()
-    db_path = live_db_path()
+    db_path = db_path or live_db_path()
+    data_dir = data_dir or settings.DATA_DIR
     connections.close_all()
-    if not plan_only:
-        finish_interrupted_runs(db_path, progress)
-    emit(progress, "classify", "Checking the database…")
-    result = _classify_with_retries(db_path)
-    result.raise_for_problems()
-    pending = [label(k) for k in result.pending]
     if plan_only:
+        result = _classify_with_retries(db_path)
+        result.raise_for_problems()
+        pending = [label(k) for k in result.pending]
         return UpgradeReport("planned", result.kind, pending=pending, duration_s=time.perf_counter() - started)
-    if result.kind == MANAGED and not pending:
-        adopt_unrecorded(result)
-        emit(progress, "done", "The database is up to date.", percent=100.0)
-        return UpgradeReport("up_to_date", MANAGED, duration_s=time.perf_counter() - started)
-    if result.kind in (NEW, EMPTY):
-        return _create_database(result, pending, progress, started, reason)
-    return _upgrade_existing(result, pending, progress, started, reason)
+    with writer_lock.held(data_dir):
+        finish_interrupted_runs(db_path, progress, data_dir)
+        roll_back_hot_journal(db_path)
+        emit(progress, "classify", "Checking the database…")
+        result = _classify_with_retries(db_path)
+        result.raise_for_problems()
+        pending = [label(k) for k in result.pending]
+        if result.kind == MANAGED and not pending:
+            if result.unrecorded:
+                _ensure_writable(db_path, data_dir, backup=False)
+                adopt_unrecorded(result)
+            emit(progress, "done", "The database is up to date.", percent=100.0)
+            return UpgradeReport("up_to_date", MANAGED, duration_s=time.perf_counter() - started)
+        _ensure_writable(db_path, data_dir, backup=result.kind not in (NEW, EMPTY))
+        if result.kind in (NEW, EMPTY):
+            return _create_database(result, pending, progress, started, reason, data_dir)
+        return _upgrade_existing(result, pending, progress, started, reason, data_dir)
+
+
+def _ensure_writable(db_path: Path, data_dir: Path, *, backup: bool) -> None:
+    """Refuse up front (exit 2) when the database, its folder or the backups folder cannot be written."""
+    folders = [db_path.parent] + ([backups_dir(data_dir)] if backup else [])
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".aurswift-write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise exceptions.ReadOnlyError(
+                f"AurSwift cannot write to {folder} ({err.strerror or err}). Check that the disk is not "
+                "read-only or full and that this user may write there. Nothing was changed."
+            ) from err
+    if db_path.exists() and not os.access(db_path, os.W_OK):
+        raise exceptions.ReadOnlyError(
+            f"The database file {db_path} is read-only. Make it writable for this user. Nothing was changed."
+        )
 
 
 def _create_database(
-    result: Classification, pending: list[str], progress: ProgressCallback | None, started: float, reason: str
+    result: Classification,
+    pending: list[str],
+    progress: ProgressCallback | None,
+    started: float,
+    reason: str,
+    data_dir: Path,
 ) -> UpgradeReport:
     """Migrate a new or empty database: there is nothing to lose, so no backup."""
     emit(progress, "migrate", "Creating the database…", current=0, total=len(pending))
-    applied = apply_migrations(progress)
+    db_path = result.db_path
+    try:
+        applied = apply_migrations(progress)
+    except Exception as err:  # noqa: BLE001 - a half-created database must not be mistaken for a shop
+        connections.close_all()
+        for path in (db_path, *side_files(db_path)):
+            path.unlink(missing_ok=True)
+        log.exception("creating the database failed")
+        raise exceptions.MigrationFailedError(
+            f"The new database could not be created ({err}). Nothing was kept; the next start tries again.",
+            failed_step="migrate",
+            cause=str(err),
+        ) from err
     connections.close_all()
     report = UpgradeReport(
         "upgraded", result.kind, pending=pending, applied=applied, duration_s=time.perf_counter() - started
     )
     history.append_run(
-        settings.DATA_DIR,
+        data_dir,
         {
             "started_at": _now(),
             "finished_at": _now(),
@@ -263,10 +376,14 @@ def _create_database(
 
 
 def _upgrade_existing(
-    result: Classification, pending: list[str], progress: ProgressCallback | None, started: float, reason: str
+    result: Classification,
+    pending: list[str],
+    progress: ProgressCallback | None,
+    started: float,
+    reason: str,
+    data_dir: Path,
 ) -> UpgradeReport:
     db_path = result.db_path
-    data_dir: Path = settings.DATA_DIR
     started_at = _now()
     from_version = _last_version(data_dir)
     entry: dict[str, object] = {
@@ -286,24 +403,41 @@ def _upgrade_existing(
     entry["backup"] = str(backup.path)
     testhooks.pause_if("after_backup")
     marker = db_path.parent / UPGRADE_MARKER
-    backups.write_json_atomic(marker, {"backup": str(backup.path), "started_at": started_at})
+    owner = writer_lock.owner_record()
+
+    def record_state() -> None:
+        # The marker names its owner and the files' state after the last committed step:
+        # a later start restores only when the owner is gone and nobody wrote since.
+        write_json_atomic(
+            marker,
+            {"backup": str(backup.path), "started_at": started_at, "owner": owner, "state": file_state(db_path)},
+        )
+
+    try:
+        record_state()
+    except OSError as err:
+        backups.discard(backup.path)
+        raise exceptions.ReadOnlyError(
+            f"AurSwift cannot write beside the database ({err.strerror or err}). Nothing was changed."
+        ) from err
 
     step = "migrate"
     applied: list[str] = []
     try:
-        applied = apply_migrations(progress)
+        applied = apply_migrations(progress, on_applied=record_state)
         step = "verify"
         connections.close_all()
+        record_state()
         emit(progress, "verify", "Verifying the upgraded database…")
         verify = check_in_parallel(db_path)
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
     except Exception as err:  # noqa: BLE001 - any failure means: put the backup back
-        _restore_after_failure(db_path, backup, step, err, entry, started, progress)
+        _restore_after_failure(db_path, data_dir, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
 
     marker.unlink()
-    removed = backups.prune_backups(backups_dir(data_dir), keep=retention(), protect=backup.path)
+    removed = backups.prune_backups(backups_dir(data_dir), keep=retention(data_dir), protect=backup.path)
     report = UpgradeReport(
         "upgraded",
         MANAGED,
@@ -371,6 +505,7 @@ def _checked_backup(db_path: Path, data_dir: Path, progress: ProgressCallback | 
 
 def _restore_after_failure(
     db_path: Path,
+    data_dir: Path,
     backup: backups.BackupInfo,
     step: str,
     err: BaseException,
@@ -392,7 +527,7 @@ def _restore_after_failure(
         }
     )
     try:
-        backups.restore_backup(backup.path, db_path, progress=progress)
+        backups.restore_backup(backup.path, db_path, progress=progress, reclaim_space=True)
         if sha256_file(db_path) != backup.sha256:
             raise exceptions.RestoreFailedError(
                 f"The restored database does not match the backup. The backup is kept at {backup.path}.",
@@ -400,11 +535,11 @@ def _restore_after_failure(
             )
     except exceptions.RestoreFailedError:
         entry["outcome"] = "restore_failed"
-        history.append_run(settings.DATA_DIR, entry)
+        _append_history(data_dir, entry)
         raise
     (db_path.parent / UPGRADE_MARKER).unlink(missing_ok=True)
     entry["outcome"] = "failed_restored"
-    history.append_run(settings.DATA_DIR, entry)
+    _append_history(data_dir, entry)
     raise exceptions.MigrationFailedError(
         f"The database upgrade failed while {_STEP_WORDS.get(step, step)} ({err}). "
         f"Your data was restored from the backup made just before: {backup.path.name}.",
@@ -412,6 +547,14 @@ def _restore_after_failure(
         failed_step=step,
         cause=str(err),
     ) from err
+
+
+def _append_history(data_dir: Path, entry: dict[str, object]) -> None:
+    """Record a run; a full or read-only disk must not turn a restored database into a traceback."""
+    try:
+        history.append_run(data_dir, entry)
+    except OSError:
+        log.exception("could not record the run in the upgrade history: %s", entry)
 
 
 _STEP_WORDS = {"migrate": "applying migrations", "verify": "verifying the result"}

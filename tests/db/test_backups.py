@@ -128,8 +128,8 @@ def test_managers_retention_setting_drives_pruning(tmp_path, settings):
     from maintenance.db.upgrade import retention
 
     settings.DATA_DIR = tmp_path
-    assert retention() == settings.AURSWIFT_BACKUP_RETENTION == 10
+    assert retention(tmp_path) == settings.AURSWIFT_BACKUP_RETENTION == 10
     preferences.set_backup_retention(tmp_path, 3)
-    assert retention() == 3
+    assert retention(tmp_path) == 3
     with pytest.raises(ValueError):
         preferences.set_backup_retention(tmp_path, 0)

@@ -1,0 +1,112 @@
+"""The base of every maintenance command: one place turns typed errors into exit codes.
+
+DESIGN.md section 7: exit 0 done; 2 refused before any change; 3 a step
+failed and the database was restored; 4 the restore failed (1 only for an
+unhealthy ``check_db``). Never a traceback: an unexpected error is logged
+with its traceback and reported in one line. With ``--json``, stdout carries
+exactly one JSON object whatever a migration prints (its output goes to
+stderr, at the file-descriptor level, so even a subprocess cannot break it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.core.management.base import BaseCommand, CommandError
+
+from maintenance.db.progress import Progress, ProgressCallback
+from maintenance.exceptions import MaintenanceError
+
+log = logging.getLogger("aurswift.commands")
+CONTRACT_CODES = {2, 3, 4}
+
+
+@dataclass
+class Outcome:
+    """What a command reports: lines for a terminal, one object for ``--json``, and its exit code."""
+
+    lines: list[str] = field(default_factory=list)
+    data: dict[str, object] = field(default_factory=dict)
+    exit_code: int = 0
+    failure: str = ""  # the one-line reason printed on stderr when exit_code != 0
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to stdout (Python and file descriptor 1) to stderr for the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class MaintenanceCommand(BaseCommand):
+    """Options in, one service call in :meth:`run`, an :class:`Outcome` out."""
+
+    #: offer ``--json`` (exactly one JSON object on stdout)
+    json_option = True
+
+    def add_arguments(self, parser) -> None:
+        if self.json_option:
+            parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
+        self.add_options(parser)
+
+    def add_options(self, parser) -> None:
+        """Add the command's own options."""
+
+    def run(self, **options) -> Outcome:
+        raise NotImplementedError
+
+    def progress(self, as_json: bool) -> ProgressCallback:
+        """Return a progress callback printing one line per step on stderr (stdout is for results)."""
+
+        def report(progress: Progress) -> None:
+            if progress.step in {"backup", "restore"} and progress.percent not in (None, 0.0, 100.0):
+                return
+            self.stderr.write(progress.message)
+
+        return report
+
+    def handle(self, *args, as_json: bool = False, **options) -> None:
+        try:
+            with stdout_to_stderr() if as_json else contextlib.nullcontext():
+                outcome = self.run(as_json=as_json, **options)
+        except MaintenanceError as err:
+            outcome = self.outcome_for_error(err)
+        except Exception as err:  # noqa: BLE001 - the contract: never a traceback
+            log.exception("%s failed", self.__module__.rsplit(".", 1)[-1])
+            outcome = Outcome(
+                data={"error": type(err).__name__, "message": str(err), "exit_code": 2},
+                exit_code=2,
+                failure=f"Unexpected error: {err}. Nothing was changed; the details are in the app log.",
+            )
+        if as_json:
+            self.stdout.write(json.dumps({**outcome.data, "exit_code": outcome.exit_code}, default=str))
+        else:
+            for line in outcome.lines:
+                self.stdout.write(line)
+        if outcome.exit_code:
+            raise CommandError(outcome.failure or "failed", returncode=outcome.exit_code)
+
+    def outcome_for_error(self, err: MaintenanceError) -> Outcome:
+        """Return the outcome of a typed error: its exit code (2 unless it is 3 or 4) and its message."""
+        code = err.exit_code if err.exit_code in CONTRACT_CODES else 2
+        backup = err.details.get("backup_path")
+        return Outcome(
+            lines=[f"Backup: {backup}"] if backup else [],
+            data={**err.as_dict(), "exit_code": code},
+            exit_code=code,
+            failure=f"{err.title}: {err.message}",
+        )

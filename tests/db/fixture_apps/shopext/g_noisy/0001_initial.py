@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = [("pos", "0001_initial")]
+    operations = [
+        migrations.CreateModel(
+            name="Widget",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50)),
+                ("category", models.ForeignKey(null=True, on_delete=models.deletion.CASCADE, to="pos.category")),
+            ],
+        ),
+    ]

@@ -1,0 +1,170 @@
+"""One writer at a time: a terminal command beside the running app, two upgrades at once, stale markers.
+
+Each case once lost paid sales: a failing terminal upgrade restored its backup
+under a selling till, and a killed one's marker made the next start restore
+that old backup over everything sold since.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+import pytest
+
+from maintenance.db.health import kept_aside_files
+from tests.conftest import REPO_ROOT, start_headless
+from tests.db.conftest import dump, sha
+
+
+def _pause(shop, chain: str, step: str, *args: str) -> subprocess.Popen:
+    """Start ``upgrade_db`` and return it paused at ``step`` (it never goes on by itself)."""
+    env = shop.env_for(chain)
+    env["AURSWIFT_TEST_PAUSE_AT"] = step
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "manage.py"), "upgrade_db", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stderr:  # type: ignore[union-attr]
+        if line.startswith(f"AURSWIFT PAUSED AT {step}"):
+            return proc
+    raise AssertionError(f"never paused at {step}: exit {proc.wait()}")
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _sales(db) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM shopext_widget").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def running_app(v1_shop):
+    """Yield the v1 shop served by a headless app (which holds the maintenance lock)."""
+    app = start_headless(v1_shop.env_for("v1"))  # it holds the lock from before it prints its URL
+    yield app
+    app.stop()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("upgrade_db", "--json"),
+        ("restore_db", "--json", "BACKUP"),
+        ("accept_migration", "--json", "pos", "0001_initial", "--reason", "test"),
+    ],
+    ids=["upgrade_db", "restore_db", "accept_migration"],
+)
+def test_a_writing_command_beside_the_running_app_is_refused_naming_it(v1_shop, running_app, args):
+    backup = v1_shop.manage("backup_db", chain="v2")  # a consistent read: allowed beside the app
+    assert backup.returncode == 0, backup.stderr
+    args = tuple(backup.stdout.strip() if a == "BACKUP" else a for a in args)
+    before = dump(v1_shop.db)
+
+    proc = v1_shop.manage(*args, chain="v2")
+    assert proc.returncode == 2, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["holder_pid"] == running_app.proc.pid
+    assert f"AurSwift is running (process {running_app.proc.pid}): quit it first" in out["message"]
+    assert "Traceback" not in proc.stderr
+    assert dump(v1_shop.db) == before
+    assert "colour" not in v1_shop.columns("shopext_widget")
+    # the till still answers
+    with urllib.request.urlopen(running_app.base + "/static/pos/till.css", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_check_db_runs_beside_the_app(v1_shop, running_app):
+    proc = v1_shop.manage("check_db", chain="v1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Healthy: yes" in proc.stdout
+
+
+def test_a_second_upgrade_is_refused_while_the_first_runs(v1_shop):
+    first = _pause(v1_shop, "v2", "after_backup")
+    try:
+        code, out = v1_shop.upgrade_json("v2")
+        assert code == 2, out
+        assert out["holder_pid"] == first.pid
+        assert f"(process {first.pid})" in out["message"]
+        # the first run's marker was not taken for a crash: nothing was restored under it
+        assert not json.loads((v1_shop.data_dir / "logs" / "upgrade-history.jsonl").read_text().splitlines()[-1])[
+            "outcome"
+        ].startswith("interrupted")
+    finally:
+        _kill(first)
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    assert {"colour", "size"} <= set(v1_shop.columns("shopext_widget"))
+    assert _sales(v1_shop.db) == 50
+
+
+def test_writes_after_an_interrupted_upgrade_are_kept_aside_never_overwritten(v1_shop):
+    proc = _pause(v1_shop, "v2", "during_migration")
+    _kill(proc)
+    # Another program writes to the half-upgraded file after the crash (it does not know our lock).
+    conn = sqlite3.connect(v1_shop.db)
+    with conn:
+        conn.execute("INSERT INTO pos_category (name, sort_order, colour) VALUES ('sold after the crash', 9, '#fff')")
+    conn.close()
+    written = dump(v1_shop.db)
+
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    kept = kept_aside_files(v1_shop.data_dir)
+    assert len(kept) == 1, kept
+    assert dump(kept[0]) == written  # the later write survives, byte for byte in content
+    history = [json.loads(line) for line in (v1_shop.data_dir / "logs" / "upgrade-history.jsonl").open()]
+    assert any(h.get("kept_aside") == kept[0].name for h in history)
+
+
+def test_an_interrupted_upgrade_with_no_later_write_is_restored_and_finished(v1_shop):
+    before = dump(v1_shop.db)
+    _kill(_pause(v1_shop, "v2", "during_migration"))
+    code, out = v1_shop.upgrade_json("v1")  # the previous version starts again
+    assert code == 0, out
+    assert dump(v1_shop.db) == before
+    assert not list(v1_shop.data_dir.glob("pos_system.db.old.*"))
+
+
+def test_a_live_owner_is_never_taken_for_a_crash(v1_shop):
+    """A marker whose owner still runs is not "interrupted", even when the lock is free."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        marker = {
+            "backup": str(v1_shop.data_dir / "backups" / "x.db"),
+            "owner": {"pid": sleeper.pid, "create_time": psutil.Process(sleeper.pid).create_time()},
+        }
+        (v1_shop.data_dir / "upgrade-in-progress.json").write_text(json.dumps(marker))
+        before = sha(v1_shop.db)
+        code, out = v1_shop.upgrade_json("v2")
+        assert code == 2, out
+        assert f"process {sleeper.pid}" in out["message"]
+        assert sha(v1_shop.db) == before
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_json_is_one_object_whatever_a_migration_prints(v1_shop):
+    proc = v1_shop.manage("upgrade_db", "--json", chain="g_noisy")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # exactly one object: nothing else on stdout
+    assert out["outcome"] == "upgraded" and out["applied"] == ["shopext.0002_noisy"]
+    assert "a migration that talks on stdout" in proc.stderr
+    assert "a child process prints too" in proc.stderr
