@@ -7,8 +7,8 @@ log. So a group is written down first (an intent file beside the database),
 then carried out, then the intent is removed; the next start replays any
 intent it finds. Each move is idempotent: it is done when its source is gone
 or its destination exists, so replaying a finished move changes nothing.
-Destinations are always new names (never an existing file), which is what
-makes "destination exists" mean "done".
+Destinations are new names, or names an earlier move of the group has
+freed, which is what makes "destination exists" mean "done" on a replay.
 """
 
 from __future__ import annotations
@@ -45,16 +45,16 @@ def _do(move: Move) -> None:
 
 def run(folder: Path, action: str, moves: list[Move]) -> None:
     """Carry out ``moves`` as one crash-safe group inside ``folder``."""
-    for move in moves:
-        if move.dst.exists():
+    for index, move in enumerate(moves):
+        freed = {earlier.src for earlier in moves[:index]}
+        if move.dst.exists() and move.dst not in freed:
             raise FileExistsError(f"{move.dst} already exists; a recovery move never overwrites a file")
     write_json_atomic(
         intent_path(folder), {"action": action, "moves": [[str(m.src), str(m.dst)] for m in moves]}
     )
     for index, move in enumerate(moves):
         _do(move)
-        if index == 0:
-            testhooks.pause_if(f"{action}_moving")
+        testhooks.pause_if(f"{action}_move_{index}")
     fsync_dir(folder)
     intent_path(folder).unlink()
     fsync_dir(folder)

@@ -7,12 +7,10 @@ deleted), and "Restore from Backup" first takes a restore point.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import sqlite3
-import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +19,21 @@ from django.db import connections
 
 from aurswift.paths import backups_dir
 from maintenance import exceptions
-from maintenance.db import backups, diskspace, moves, writer_lock
+from maintenance.db import backups, diskspace, moves, salvage, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
-from maintenance.db.progress import ProgressCallback
-from maintenance.db.sqlite_tools import list_tables, roll_back_hot_journal, wal_path
-from maintenance.files import fsync_dir
+from maintenance.db.progress import ProgressCallback, emit
+from maintenance.db.salvage import TableRecovery
+from maintenance.db.sqlite_tools import roll_back_hot_journal, side_files
 
-__all__ = ["backup_and_start_fresh", "restore_from_backup", "try_repair", "kept_aside_files", "RepairReport"]
+__all__ = [
+    "backup_and_start_fresh",
+    "restore_from_backup",
+    "try_repair",
+    "kept_aside_files",
+    "RepairReport",
+    "TableRecovery",
+]
 
 
 def keep_aside(db_path: Path, now: datetime | None = None) -> Path:
@@ -116,133 +121,69 @@ def restore_while_running(
 
 
 @dataclass
-class TableRecovery:
-    table: str
-    original_rows: int | None  # None: the damaged file could not count them
-    recovered_rows: int
-
-    @property
-    def lost_rows(self) -> int | None:
-        if self.original_rows is None:
-            return None
-        return max(self.original_rows - self.recovered_rows, 0)
-
-
-@dataclass
 class RepairReport:
-    method: str  # "sqlite3 .recover" | "table copy"
+    method: str  # "sqlite3 .recover" | "table copy" | "table copy (stopped at the time budget)"
     ok: bool
     kept_aside: Path | None
     tables: list[TableRecovery] = field(default_factory=list)
     message: str = ""
 
 
-def _count(conn: sqlite3.Connection, table: str) -> int | None:
-    try:
-        return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
-    except sqlite3.DatabaseError:
-        return None
+_repairing = threading.Lock()
 
 
-def _recover_with_cli(source: Path, target: Path) -> None:
-    dump = subprocess.run(["sqlite3", str(source), ".recover"], capture_output=True, timeout=3600, check=False)
-    if dump.returncode != 0 or not dump.stdout:
-        # Seen with Debian's sqlite3 3.40: ".recover" stops with "SQL logic error".
-        raise exceptions.MaintenanceError("sqlite3 .recover failed: " + dump.stderr.decode(errors="replace").strip())
-    load = subprocess.run(["sqlite3", str(target)], input=dump.stdout, capture_output=True, timeout=3600, check=False)
-    if load.returncode != 0:
-        raise exceptions.MaintenanceError("loading the recovered data failed: " + load.stderr.decode(errors="replace"))
-
-
-def _recover_by_copy(source: Path, target: Path) -> None:
-    """Copy what can be read, table by table and row by row, skipping unreadable rows."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    try:
-        schema = src.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
-        for kind, name, sql in schema:
-            if kind == "table" and not name.startswith("sqlite_"):
-                dst.execute(sql)
-        for table in list_tables(src):
-            columns = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
-            marks = ",".join("?" * len(columns))
-            last = -(2**63)
-            while True:
-                try:
-                    rows = src.execute(
-                        f'SELECT rowid, * FROM "{table}" WHERE rowid > ? ORDER BY rowid LIMIT 500',  # noqa: S608
-                        (last,),
-                    ).fetchall()
-                except sqlite3.DatabaseError:
-                    last += 500  # skip a damaged stretch
-                    if last > 2**62:
-                        break
-                    continue
-                if not rows:
-                    break
-                dst.executemany(f'INSERT INTO "{table}" VALUES ({marks})', [r[1:] for r in rows])  # noqa: S608
-                last = rows[-1][0]
-        for kind, _name, sql in schema:
-            if kind == "index":
-                with contextlib.suppress(sqlite3.DatabaseError):
-                    dst.execute(sql)
-        dst.commit()
-    finally:
-        src.close()
-        dst.close()
-
-
-def try_repair(db_path: Path, *, now: datetime | None = None) -> RepairReport:
+def try_repair(
+    db_path: Path, data_dir: Path, *, now: datetime | None = None, progress: ProgressCallback | None = None
+) -> RepairReport:
     """Salvage what can be read into a new database; keep the original aside.
 
-    Works on a scratch copy, so the damaged original is never opened for
-    writing. The salvaged file replaces the live database only if it passes
-    ``integrity_check``.
+    One repair at a time, in bounded time (:mod:`maintenance.db.salvage`
+    skips unreadable pages). Works on a scratch copy in the database's folder,
+    so the damaged original is never opened for writing; the salvaged file
+    replaces the live database only if it passes ``integrity_check``, and that
+    swap is one crash-safe group of moves with keeping the original aside.
     """
+    if not _repairing.acquire(blocking=False):
+        raise exceptions.RecoveryInProgressError("A repair is already running. Wait for it to finish.")
+    try:
+        with writer_lock.held(data_dir):
+            return _repair(db_path, now, progress)
+    finally:
+        _repairing.release()
+
+
+def _repair(db_path: Path, now: datetime | None, progress: ProgressCallback | None) -> RepairReport:
     connections.close_all()
-    use_cli = shutil.which("sqlite3") is not None
+    repaired = db_path.with_name(db_path.name + ".repair-tmp")
+    repaired.unlink(missing_ok=True)
+
+    def report(table: str, done: int, total: int) -> None:
+        emit(progress, "repair", f"Repairing: {done} of {total} tables ({table})", current=done, total=total)
+
     with tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".repair-") as scratch_dir:
         scratch = Path(scratch_dir) / "damaged.db"
+        emit(progress, "repair", "Copying the damaged database to work on…")
         shutil.copyfile(db_path, scratch)
-        if wal_path(db_path).exists():
-            shutil.copyfile(wal_path(db_path), wal_path(scratch))
-        target = Path(scratch_dir) / "repaired.db"
-        method = "table copy"
+        for side in side_files(db_path):
+            if side.exists() and not side.name.endswith("-shm"):
+                shutil.copyfile(side, scratch.with_name(scratch.name + side.name[len(db_path.name) :]))
         try:
-            if use_cli:
-                try:
-                    _recover_with_cli(scratch, target)
-                    method = "sqlite3 .recover"
-                except (exceptions.MaintenanceError, subprocess.SubprocessError):
-                    target.unlink(missing_ok=True)
-                    _recover_by_copy(scratch, target)
-            else:
-                _recover_by_copy(scratch, target)
+            method, tables = salvage.salvage(scratch, repaired, progress=report)
         except (sqlite3.DatabaseError, OSError) as err:
-            return RepairReport(method, False, None, message=f"Nothing could be recovered: {err}")
-        tables: list[TableRecovery] = []
-        with (
-            contextlib.closing(sqlite3.connect(f"file:{scratch}?mode=ro", uri=True)) as before,
-            contextlib.closing(sqlite3.connect(target)) as after,
-        ):
-            try:
-                names = list_tables(after)
-            except sqlite3.DatabaseError:
-                names = []
-            for name in names:
-                tables.append(TableRecovery(name, _count(before, name), _count(after, name) or 0))
-        check = check_file(target, full=True, foreign_keys=False)
-        if not check.ok or not tables:
-            return RepairReport(
-                method,
-                False,
-                None,
-                tables,
-                message=f"The salvaged database is not usable ({check.summary}); nothing was changed.",
-            )
-        old = keep_aside(db_path, now)
-        os.replace(target, db_path)
-        fsync_dir(db_path.parent)
+            repaired.unlink(missing_ok=True)
+            return RepairReport("table copy", False, None, message=f"Nothing could be recovered: {err}")
+    check = check_file(repaired, full=True, foreign_keys=False)
+    if not check.ok or not tables:
+        repaired.unlink(missing_ok=True)
+        return RepairReport(
+            method,
+            False,
+            None,
+            tables,
+            message=f"The salvaged database is not usable ({check.summary}); nothing was changed.",
+        )
+    old = moves.kept_aside_name(db_path, now)
+    moves.run(db_path.parent, "repair", [*moves.keep_aside_moves(db_path, old), moves.Move(repaired, db_path)])
     lost = sum(t.lost_rows or 0 for t in tables)
     return RepairReport(
         method,

@@ -17,13 +17,18 @@ from tests.conftest import REPO_ROOT
 CHAINS = "tests.db.fixture_apps.shopext."
 
 
+def ro_uri(path: Path) -> str:
+    """Return a read-only SQLite URI for ``path`` (percent-encoded: folder names may hold '#' or '?')."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def dump(path: Path) -> list[str]:
     """Return the database's schema and rows as text: equal dumps mean equal data."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(ro_uri(path), uri=True)
     try:
         return list(conn.iterdump())
     finally:
@@ -65,14 +70,14 @@ class Shop:
         return proc.returncode, json.loads(proc.stdout)
 
     def columns(self, table: str) -> list[str]:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        conn = sqlite3.connect(ro_uri(self.db), uri=True)
         try:
             return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         finally:
             conn.close()
 
     def count(self, table: str) -> int:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        conn = sqlite3.connect(ro_uri(self.db), uri=True)
         try:
             return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         finally:

@@ -19,7 +19,7 @@ import pytest
 
 from maintenance.db.health import kept_aside_files
 from tests.conftest import REPO_ROOT, start_headless
-from tests.db.conftest import dump, sha
+from tests.db.conftest import dump, ro_uri, sha
 
 
 def _pause(shop, chain: str, step: str, *args: str) -> subprocess.Popen:
@@ -46,7 +46,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _sales(db) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(ro_uri(db), uri=True)
     try:
         return conn.execute("SELECT count(*) FROM shopext_widget").fetchone()[0]
     finally:

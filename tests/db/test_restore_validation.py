@@ -1,0 +1,93 @@
+"""A restore validates the file first: anything that is not a sound backup of this app is refused, exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.db.conftest import sha
+
+
+def _make(kind: str, tmp_path: Path, shop) -> Path:
+    path = tmp_path / f"candidate-{kind}.db"
+    if kind == "text":
+        path.write_text("these are not the sales you are looking for\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "other_app":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY, app TEXT, name TEXT, applied TEXT)")
+        conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('blog', '0001_initial', 'now')")
+        conn.execute("CREATE TABLE blog_post (id INTEGER PRIMARY KEY, title TEXT)")
+        conn.commit()
+        conn.close()
+    elif kind == "not_django":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.commit()
+        conn.close()
+    else:
+        made = shop.manage("backup_db")
+        assert made.returncode == 0, made.stderr
+        backup = Path(made.stdout.strip())
+        if kind == "newer":
+            conn = sqlite3.connect(backup)
+            conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('pos', '9999_future', 'now')")
+            conn.commit()
+            conn.close()
+            backup.with_suffix(".json").unlink()  # a file brought from a newer till, no sidecar
+        elif kind == "damaged":
+            data = bytearray(backup.read_bytes())
+            page = 4096
+            for offset in range(2 * page, len(data) - page, 3 * page):
+                data[offset : offset + page] = b"\xa5" * page
+            backup.write_bytes(bytes(data))
+            backup.with_suffix(".json").unlink()
+        elif kind == "sidecar_mismatch":
+            sidecar = backup.with_suffix(".json")
+            meta = json.loads(sidecar.read_text())
+            meta["sha256"] = "0" * 64
+            sidecar.write_text(json.dumps(meta))
+        path = backup
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind", ["text", "empty", "other_app", "not_django", "newer", "damaged", "sidecar_mismatch", "missing"]
+)
+def test_restore_db_refuses_what_is_not_a_sound_backup(v1_shop, tmp_path, kind):
+    candidate = tmp_path / "nowhere.db" if kind == "missing" else _make(kind, tmp_path, v1_shop)
+    before = sha(v1_shop.db)
+    listing = sorted(p.name for p in (v1_shop.data_dir / "backups").iterdir())
+
+    proc = v1_shop.manage("restore_db", str(candidate))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot be restored" in proc.stderr and "Nothing was changed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sha(v1_shop.db) == before
+    assert sorted(p.name for p in (v1_shop.data_dir / "backups").iterdir()) == listing  # no restore point either
+    code, out = v1_shop.upgrade_json("v1")
+    assert (code, out["outcome"]) == (0, "up_to_date")
+
+
+def test_restore_db_restores_a_sound_backup_after_a_restore_point(v1_shop):
+    made = v1_shop.manage("backup_db")
+    backup = Path(made.stdout.strip())
+    conn = sqlite3.connect(v1_shop.db)
+    with conn:
+        conn.execute("DELETE FROM shopext_widget")
+    conn.close()
+    proc = v1_shop.manage("restore_db", "--json", str(backup))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert v1_shop.count("shopext_widget") == 50
+    point = Path(out["restore_point"])
+    copy = point.with_name("check.db")
+    shutil.copyfile(point, copy)
+    conn = sqlite3.connect(copy)
+    assert conn.execute("SELECT count(*) FROM shopext_widget").fetchone()[0] == 0
+    conn.close()
