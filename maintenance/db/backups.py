@@ -421,6 +421,7 @@ def validate_backup(path: Path) -> BackupInfo:
     ``django_migrations``, not ahead of this version, its sha256 equal to its
     sidecar's (where there is one), and a clean ``quick_check``.
     """
+
     def refuse(why: str) -> exceptions.BackupInvalidError:
         return exceptions.BackupInvalidError(f"{path.name} cannot be restored: {why}. Nothing was changed.")
 

@@ -49,9 +49,7 @@ def run(folder: Path, action: str, moves: list[Move]) -> None:
         freed = {earlier.src for earlier in moves[:index]}
         if move.dst.exists() and move.dst not in freed:
             raise FileExistsError(f"{move.dst} already exists; a recovery move never overwrites a file")
-    write_json_atomic(
-        intent_path(folder), {"action": action, "moves": [[str(m.src), str(m.dst)] for m in moves]}
-    )
+    write_json_atomic(intent_path(folder), {"action": action, "moves": [[str(m.src), str(m.dst)] for m in moves]})
     for index, move in enumerate(moves):
         _do(move)
         testhooks.pause_if(f"{action}_move_{index}")

@@ -122,8 +122,13 @@ def read_holder(data_dir: Path) -> Holder:
     pid = record.get("pid")
     if not isinstance(pid, int) or not process_alive(pid, record.get("create_time")):
         return Holder(pid if isinstance(pid, int) else None, "unknown")
-    return Holder(pid, str(record.get("role", "unknown")), str(record.get("command", "")), record.get("port"),
-                  record.get("focus_token"))
+    return Holder(
+        pid,
+        str(record.get("role", "unknown")),
+        str(record.get("command", "")),
+        record.get("port"),
+        record.get("focus_token"),
+    )
 
 
 def process_alive(pid: int, create_time: float | None) -> bool:
