@@ -331,10 +331,9 @@ def restore_backup(
             tmp.unlink(missing_ok=True)
             if not (reclaim_space and _disk_full(err)):
                 raise
-            if _restore_in_little_space(backup_path, db_path, info, marker, tmp, report):
-                emit(progress, "restore", "Database restored from backup.", percent=100.0)
-                return
-            sha = info.sha256
+            _restore_in_little_space(backup_path, db_path, info, marker, tmp, report)
+            emit(progress, "restore", "Database restored from backup.", percent=100.0)
+            return
         if info.sha256 and sha != info.sha256:
             tmp.unlink(missing_ok=True)
             raise exceptions.RestoreFailedError(
@@ -351,31 +350,36 @@ def restore_backup(
     emit(progress, "restore", "Database restored from backup.", percent=100.0)
 
 
-def _swap_in(tmp: Path, db_path: Path, marker: Path, backup_path: Path, sha: str) -> None:
-    # From the marker until its removal, a crash is finished by the next start.
-    write_json_atomic(marker, {"backup": str(backup_path), "sha256": sha})
+def _swap_in(tmp: Path, db_path: Path, marker: Path, backup_path: Path, sha: str, *, reclaiming: bool = False) -> None:
+    # From the marker until its removal, a crash is finished by the next start. When reclaiming
+    # space for a failed upgrade, the upgrade's own marker already guarantees that, and a full
+    # disk may have no block left for another file.
+    try:
+        write_json_atomic(marker, {"backup": str(backup_path), "sha256": sha})
+    except OSError:
+        if not reclaiming:
+            raise
     testhooks.pause_if("restore_swapping")
     remove_wal_files(db_path)
     os.replace(tmp, db_path)
     fsync_dir(db_path.parent)
-    marker.unlink()
+    marker.unlink(missing_ok=True)
     fsync_dir(db_path.parent)
 
 
 def _restore_in_little_space(
     backup_path: Path, db_path: Path, info: BackupInfo, marker: Path, tmp: Path, report
 ) -> bool:
-    """Restore when a second copy does not fit; return True if the backup itself was moved into place.
+    """Restore when a second copy does not fit; return True if the backup itself had to be moved into place.
 
     The failed run's files are garbage once the backup is proven intact, so
-    free them step by step: first its write-ahead log, then the file.
+    free them step by step: first its write-ahead log, then the file itself.
     """
     if info.sha256 and sha256_file(backup_path) != info.sha256:
         raise exceptions.RestoreFailedError(
             f"The backup {backup_path.name} is damaged (checksum mismatch); the database was not replaced.",
             backup_path=backup_path,
         )
-    write_json_atomic(marker, {"backup": str(backup_path), "sha256": info.sha256})
     remove_wal_files(db_path)
     for drop_live in (False, True):
         if drop_live:
@@ -387,7 +391,7 @@ def _restore_in_little_space(
             if not _disk_full(err):
                 raise
             continue
-        _swap_in(tmp, db_path, marker, backup_path, info.sha256)
+        _swap_in(tmp, db_path, marker, backup_path, info.sha256, reclaiming=True)
         return False
     # Last resort: the verified backup becomes the live database (a rename needs no space).
     os.replace(backup_path, db_path)

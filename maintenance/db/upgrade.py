@@ -149,7 +149,14 @@ def finish_interrupted_runs(
         "backup": str(backup_path),
         "to_version": __version__,
     }
-    live_changed = db_path.exists() and marker.get("state") is not None and file_state(db_path) != marker["state"]
+    # A run that was already restoring had thrown its output away; otherwise any change since its
+    # last committed step means someone else wrote, and those writes are kept.
+    live_changed = (
+        not marker.get("restoring")
+        and db_path.exists()
+        and marker.get("state") is not None
+        and file_state(db_path) != marker["state"]
+    )
     if live_changed:
         old = moves.kept_aside_name(db_path)
         moves.run(db_path.parent, "keep_aside", moves.keep_aside_moves(db_path, old))
@@ -516,6 +523,9 @@ def _restore_after_failure(
     """Restore the backup after a failed step, prove it, record it, and raise the typed error."""
     log.exception("Guarded upgrade failed during %s; restoring %s", step, backup.path)
     connections.close_all()
+    marker = db_path.parent / UPGRADE_MARKER
+    with contextlib.suppress(OSError, ValueError):  # a full disk may refuse even this; the marker stays valid
+        write_json_atomic(marker, {**(read_json(marker) or {"backup": str(backup.path)}), "restoring": True})
     emit(progress, "restore", "The upgrade failed. Restoring the backup…")
     testhooks.pause_if("during_restore")
     entry.update(

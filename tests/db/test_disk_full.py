@@ -12,7 +12,7 @@ import pytest
 from maintenance import exceptions
 from maintenance.db import backups
 from tests.conftest import fill_disk, small_tmpfs
-from tests.db.conftest import add_shop_data, sha
+from tests.db.conftest import add_shop_data, dump, sha
 
 MB = 1024 * 1024
 
@@ -91,3 +91,42 @@ def test_restore_on_a_full_disk_is_refused_before_anything_is_written(shop, smal
     assert "Not enough disk space to restore this backup." in proc.stderr
     assert sha(shop.db) == before
     assert sorted(p.name for p in (data / "backups").iterdir()) == listing
+
+
+def test_a_disk_that_fills_during_a_migration_is_restored_in_the_space_the_run_started_with(shop, tmp_path):
+    """The check passed, then a migration filled the disk: the restore must still fit, and later starts work."""
+    with small_tmpfs(tmp_path / "fills", size="90m") as mount_point:
+        assert shop.upgrade_json("v1")[0] == 0
+        add_shop_data(shop.db, widgets=2000)
+        shop.move_to(mount_point / "data")
+        before = dump(shop.db)
+
+        code, out = shop.upgrade_json("g_diskfill")
+        assert code == 3, out["message"]
+        assert "disk is full" in out["cause"] or "disk is full" in out["message"]
+        assert dump(shop.db) == before
+        leftovers = [p.name for p in shop.data_dir.iterdir() if p.name.endswith((".restore-tmp", "-journal"))]
+        assert leftovers == []
+
+        code, out = shop.upgrade_json("v1")  # the previous version starts again: no exit 4, no refusal
+        assert (code, out["outcome"]) == (0, "up_to_date"), out
+        assert shop.count("shopext_widget") == 2000
+
+
+def test_a_sparse_garbage_wal_does_not_inflate_the_disk_rule(v1_shop):
+    wal = v1_shop.db.with_name("pos_system.db-wal")
+    with open(wal, "wb") as handle:  # 64 GB apparent size, a few bytes on disk, no valid WAL header
+        handle.write(b"garbage!")
+        handle.truncate(64 * 1024**3)
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    assert out["outcome"] == "upgraded"
+    assert v1_shop.count("shopext_widget") == 50
+
+
+def test_a_manual_backup_leaves_no_partial_files(v1_shop):
+    proc = v1_shop.manage("backup_db")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (v1_shop.data_dir / "backups").iterdir())
+    backup = Path(proc.stdout.strip())
+    assert names == [backup.name, backup.with_suffix(".json").name]
