@@ -33,6 +33,7 @@ from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 from aurswift import __version__
 from aurswift.paths import updates_dir
 from maintenance.exceptions import MaintenanceError
+from maintenance.updates import install
 from maintenance.updates.repository import LATEST
 
 
@@ -50,13 +51,45 @@ class UpdateOffer:
     size: int  # bytes this client will download
     manifest: str = ""  # the release's signed file list, when only changed files are downloaded
     changed_files: int | None = None  # how many files that is (None: the whole archive)
+    skipped_versions: list[str] = field(default_factory=list)  # newer, but failed to install here: never offered
 
     @property
     def newer(self) -> bool:
-        return Version(self.version) > Version(self.installed)
+        """True when the repository offers a release to install: newer, and not one that failed here."""
+        return Version(self.version) > Version(self.installed) and not self.failed_here
+
+    @property
+    def failed_here(self) -> bool:
+        """True when the repository's newest release is one that failed to install on this machine."""
+        return any(_same_version(self.version, skipped) for skipped in self.skipped_versions)
+
+    def skipped_reason(self) -> str:
+        """The line to print when the newest release is skipped ("" when it is not)."""
+        if not self.failed_here:
+            return ""
+        return f"Update {self.version} could not be installed on this machine earlier; it will not be offered again."
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "update_available": self.newer}
+        return {**asdict(self), "update_available": self.newer, "failed_here": self.failed_here}
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except ValueError:
+        return a == b
+
+
+def skipped_versions(installed: str, data_dir: Path | None = None) -> list[str]:
+    """Versions newer than ``installed`` that failed to install on this machine, oldest first."""
+    newer = []
+    for entry in install.failed_versions(data_dir or settings.DATA_DIR):
+        try:
+            if Version(entry["version"]) > Version(installed):
+                newer.append(entry["version"])
+        except ValueError:
+            continue  # not a release version (a hand-edited file): nothing to skip
+    return sorted(set(newer), key=Version)
 
 
 class ProgressFetcher(Urllib3Fetcher):
@@ -149,8 +182,12 @@ def _explain(err: Exception) -> str:
     return str(err)
 
 
-def check(url: str | None = None, installed: str = __version__) -> UpdateOffer:
-    """Return what the repository offers; raise UpdateError if it cannot be fetched or trusted."""
+def check(url: str | None = None, installed: str = __version__, data_dir: Path | None = None) -> UpdateOffer:
+    """Return what the repository offers; raise UpdateError if it cannot be fetched or trusted.
+
+    A release that failed to install on this machine is listed in ``skipped_versions``
+    and not offered (``offer.newer`` is False).
+    """
     try:
         updater = _updater(url if url is not None else settings.AURSWIFT_UPDATE_URL)
         updater.refresh()
@@ -166,6 +203,10 @@ def check(url: str | None = None, installed: str = __version__) -> UpdateOffer:
     except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError, ValueError, KeyError) as err:
         raise UpdateError(f"Update check failed: {_explain(err)}.") from err
     offer = UpdateOffer(installed, latest["version"], latest["archive"], latest.get("notes", ""), archive.length)
+    try:
+        offer.skipped_versions = skipped_versions(installed, data_dir)
+    except OSError as err:
+        raise UpdateError(f"Update check failed: the list of failed updates cannot be read ({err}).") from err
     if Version(offer.version) < Version(installed):
         raise UpdateError(
             f"Refused: the server offers {offer.version}, older than the installed {installed} (rollback)."

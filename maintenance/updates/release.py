@@ -7,10 +7,11 @@ import os
 import re
 import subprocess
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from maintenance.exceptions import MaintenanceError
+from maintenance.updates.keys import PUBLISHING_ROLES, SigningKeysError, default_keys_dir
 from maintenance.updates.repository import ReleaseFile, UpdateRepository
 from maintenance.updates.versioning import next_version, release_notes
 
@@ -28,6 +29,9 @@ class Release:
     version: str
     archive: Path
     notes: str
+    keys_dir: Path | None = None
+    created_keys: list[str] = field(default_factory=list)  # development keys made for this build
+    loose_permissions: list[Path] = field(default_factory=list)  # key files other users could read
 
 
 def _git(project: Path, *args: str) -> str:
@@ -76,11 +80,38 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build_release(project: Path, repo_dir: Path) -> Release:
-    """Build the next release from conventional commits since the last ``vX.Y.Z`` tag, and tag it."""
-    repo = UpdateRepository(repo_dir)
+def open_repository(repo_dir: Path, keys_dir: Path | None = None) -> tuple[UpdateRepository, list[str]]:
+    """Return the repository, ready to sign, and the development keys created for it (if DIR was new).
+
+    Refuses (SigningKeysError, nothing written) when the repository folder holds
+    key material or the keys folder is inside it, when an existing repository's
+    keys are missing, or when they are not the keys its root metadata trusts.
+    """
+    repo = UpdateRepository(repo_dir, keys_dir or default_keys_dir())
+    repo.refuse_key_material()
+    created: list[str] = []
     if not repo.exists():
+        if not repo.keys.present():
+            created = repo.keys.create_development_keys()
         repo.initialise()
+        return repo, created
+    missing = repo.keys.missing(PUBLISHING_ROLES)
+    if missing:
+        raise SigningKeysError(
+            f"The update repository {repo_dir} exists but {repo.keys.dir} holds no {', '.join(missing)} "
+            "signing key for it. Nothing was published. Pass --keys with the folder that holds this "
+            "repository's keys (docs/updates.md)."
+        )
+    repo.check_signing_keys()
+    return repo, created
+
+
+def build_release(project: Path, repo_dir: Path, keys_dir: Path | None = None) -> Release:
+    """Build the next release from conventional commits since the last ``vX.Y.Z`` tag, and tag it.
+
+    ``keys_dir`` (default :func:`default_keys_dir`) holds the signing keys, never ``repo_dir``.
+    """
+    repo, created = open_repository(repo_dir, keys_dir)
     tag = last_release_tag(project)
     if tag:
         base = tag[1:]
@@ -93,9 +124,16 @@ def build_release(project: Path, repo_dir: Path) -> Release:
     if version is None:
         raise ReleaseError(f"No feat or fix commits since {tag or 'the first commit'}: nothing to release.")
     notes = release_notes(messages)
-    archive = repo.targets_dir / f"aurswift-{version}.tar.gz"
     files = _release_files(project, version, (repo.metadata_dir / "root.json").read_bytes())
+    secrets = repo.keys.key_bytes()
+    shipped = [file.name for file in files if file.data in secrets]
+    if shipped:
+        raise ReleaseError(
+            f"The release would ship a signing key ({', '.join(shipped)} is tracked by git): nothing was "
+            "published. Remove it from the repository and make new keys (maintenance/updates/KEYS.md)."
+        )
+    archive = repo.targets_dir / f"aurswift-{version}.tar.gz"
     _archive(files, version, archive)
     repo.publish(archive, version, notes, files=files)
     _git(project, "tag", "-a", f"v{version}", "-m", f"AurSwift {version}\n\n{notes}")
-    return Release(version, archive, notes)
+    return Release(version, archive, notes, repo.keys.dir, created, repo.keys.loose_permissions())

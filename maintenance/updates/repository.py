@@ -3,10 +3,12 @@
 Layout: ``metadata/`` (TUF root, targets, snapshot, timestamp — signed with
 python-tuf's Metadata API), ``targets/`` (release archives, ``latest.json``,
 ``manifests/`` listing each release's files by sha256, and ``blobs/<sha256>``
-holding each file once), ``keys/`` (development keys; keep production keys
-offline, see maintenance/updates/KEYS.md). Every archive, manifest and blob is
-a signed target, so a client can fetch only the files that changed and still
-verify each one.
+holding each file once). Every archive, manifest and blob is a signed target,
+so a client can fetch only the files that changed and still verify each one.
+
+The signing keys are *not* in this folder: they live in a separate keys folder
+(:mod:`maintenance.updates.keys`), and every write refuses a repository folder
+that holds key material, since this folder is what gets hosted.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from securesystemslib.signer import CryptoSigner, SSlibKey
+from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-ROLES = ("root", "targets", "snapshot", "timestamp")
+from maintenance.updates.keys import PUBLISHING_ROLES, ROLES, Keyring, SigningKeysError, refuse_key_material
+
 EXPIRY = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}
 LATEST = "latest.json"
 
@@ -44,26 +45,34 @@ def _now() -> datetime:
 
 
 class UpdateRepository:
-    def __init__(self, root_dir: Path) -> None:
+    def __init__(self, root_dir: Path, keys_dir: Path) -> None:
         self.dir = root_dir
         self.metadata_dir = root_dir / "metadata"
         self.targets_dir = root_dir / "targets"
-        self.keys_dir = root_dir / "keys"
+        self.keys = Keyring(keys_dir)
 
     # --- keys ----------------------------------------------------------------
-    def _signer(self, role: str) -> CryptoSigner:
-        pem = (self.keys_dir / f"{role}.pem").read_bytes()
-        private = serialization.load_pem_private_key(pem, password=None)
-        return CryptoSigner(private, SSlibKey.from_crypto(private.public_key()))
+    def refuse_key_material(self) -> None:
+        """Raise SigningKeysError if this (hosted) folder holds keys or the keys folder is inside it."""
+        refuse_key_material(self.dir, self.keys.dir)
 
-    def _create_key(self, role: str) -> None:
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        path = self.keys_dir / f"{role}.pem"
-        path.write_bytes(pem)
-        path.chmod(0o600)
+    def _signer(self, role: str) -> CryptoSigner:
+        signer = self.keys.signer(role)
+        if role != "root" and self.exists():
+            trusted = self.load("root").signed.roles[role].keyids
+            if signer.public_key.keyid not in trusted:
+                raise SigningKeysError(
+                    f"{self.keys.path(role)} is not the {role} key of the repository {self.dir} "
+                    "(its root metadata trusts another key): clients would refuse what it signs. "
+                    "Pass --keys with the folder that holds this repository's keys."
+                )
+        return signer
+
+    def check_signing_keys(self) -> None:
+        """Raise SigningKeysError unless the keys can sign this existing repository (root may stay offline)."""
+        self.refuse_key_material()
+        for role in PUBLISHING_ROLES:
+            self._signer(role)
 
     # --- metadata ------------------------------------------------------------
     def exists(self) -> bool:
@@ -80,11 +89,17 @@ class UpdateRepository:
         return Metadata.from_file(str(self.metadata_dir / f"{role}.json"))
 
     def initialise(self) -> None:
-        """Create the folders, development keys and first metadata of a new repository."""
-        for folder in (self.metadata_dir, self.targets_dir, self.keys_dir):
+        """Create the folders and first metadata of a new repository (and development keys if there are none)."""
+        self.refuse_key_material()
+        if not self.keys.present():
+            self.keys.create_development_keys()
+        missing = self.keys.missing()
+        if missing:
+            raise SigningKeysError(
+                f"A new repository needs a key for every role; {self.keys.dir} has none for {', '.join(missing)}."
+            )
+        for folder in (self.metadata_dir, self.targets_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        for role in ROLES:
-            self._create_key(role)
         root = Root(expires=_now() + timedelta(days=EXPIRY["root"]), consistent_snapshot=False)
         for role in ROLES:
             root.add_key(self._signer(role).public_key, role)
@@ -99,6 +114,7 @@ class UpdateRepository:
         With ``files``, also publish its manifest and one blob per file content,
         so clients can download only what changed since their version.
         """
+        self.check_signing_keys()
         target = self.targets_dir / archive.name
         if archive.resolve() != target.resolve():
             target.write_bytes(archive.read_bytes())
@@ -131,6 +147,7 @@ class UpdateRepository:
 
     def resign(self, *, targets: Metadata | None = None, timestamp_expires: datetime | None = None) -> None:
         """Bump and sign targets (if given), snapshot and timestamp."""
+        self.check_signing_keys()
         snapshot, timestamp = self.load("snapshot"), self.load("timestamp")
         if targets is not None:
             targets.signed.version += 1

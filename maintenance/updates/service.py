@@ -67,6 +67,7 @@ class UpdateState:
             "percent": round(self.percent, 1),
             "error": self.error,
             "last_check": self.last_check.isoformat(timespec="seconds") if self.last_check else None,
+            "skipped_versions": list(self.offer.skipped_versions) if self.offer else [],
         }
 
     # --- actions ----------------------------------------------------------------
@@ -131,6 +132,19 @@ class UpdateState:
         if state is None:
             raise UpdateError("Restart AurSwift to install the update.")
         state.quit(install.RESTART_TO_UPDATE_EXIT)
+
+
+def failure_notice() -> str | None:
+    """Return "Update X.Y.Z could not be installed; you are on A.B.C." the first time it is asked, then None.
+
+    For the till to show once after the stable launcher fell back from a
+    version; that version is never offered again on this machine.
+    """
+    try:
+        return install.take_failure_notice(settings.DATA_DIR, __version__)
+    except OSError as err:  # an unwritable data folder must not break the page that asks
+        log.warning("update failure notice: %s", err)
+        return None
 
 
 def sale_open() -> bool:

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
 
 def _release(base: Path, migration: str, *, crash: bool = False) -> Path:
     """Clone this project, add the allergens migration, and build it into a new repository."""
-    project, repo = base / "project", base / "repo"
+    project = base / "project"
     subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
     tags = subprocess.run(["git", "-C", str(project), "tag", "--list", "v*"], capture_output=True, text=True)
     if tags.stdout.split():
@@ -65,9 +65,17 @@ def _release(base: Path, migration: str, *, crash: bool = False) -> Path:
     git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "feat: allergens on products"], check=True)
+    return _build(base)
+
+
+def _build(base: Path) -> Path:
+    """Build the next release of ``base/project`` into ``base/repo``, signed with the keys in ``base/keys``."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
-    built = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    repo, keys = base / "repo", base / "keys"
+    built = _manage(
+        "build_release", "--repo", str(repo), "--keys", str(keys), "--project", str(base / "project"), env=env
+    )
     assert built.returncode == 0, built.stderr
     return repo
 
@@ -241,6 +249,35 @@ def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_pat
     assert list(after.iterdump()) == dump_before, "the database is exactly as version 1 left it"
     after.close()
     assert "allergens" not in _columns(db) and _sales(db) == 1
+    failed = json.loads((data_dir / "app" / "failed_versions.json").read_text())
+    assert [e["version"] for e in failed["versions"]] == ["0.2.0"], "the stable launcher remembers the failure"
+
+    # the failed version is not offered again on this machine; a newer release is
+    server = Server(repo)
+    try:
+        env = client_env(repo, server)
+        check = _manage("check_update", env=env)
+        assert (check.returncode, check.stdout.strip()) == (0, "Up to date: 0.1.0"), check.stderr
+        assert "Update 0.2.0 could not be installed on this machine earlier" in check.stderr
+        applied = _manage("apply_update", env=env)
+        assert (applied.returncode, applied.stdout.strip()) == (0, "Up to date: 0.1.0"), applied.stderr
+        assert not (data_dir / "updates" / "staged" / "0.2.0").exists()
+        _fix_and_build(tmp_path / "bad")  # 0.2.1, published to the same repository
+        check = _manage("check_update", env=env)
+        assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1"), check.stderr
+        offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+        assert offer["update_available"] is True and offer["skipped_versions"] == ["0.2.0"]
+    finally:
+        server.stop()
+
+
+def _fix_and_build(base: Path) -> None:
+    """Commit a fix on top of ``base/project`` and build it into ``base/repo`` with the same keys."""
+    project = base / "project"
+    (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(FIELD_MIGRATION)
+    git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
+    subprocess.run([*git, "commit", "-qam", "fix: the allergen import no longer fails"], check=True)
+    _build(base)
 
 
 def test_update_that_crashes_before_ready_falls_back_and_the_admin_says_why(

@@ -7,7 +7,6 @@ project and served by a real HTTP server on loopback.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -70,67 +69,6 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def releases(
-    tmp_path_factory,
-) -> dict[str, Path]:
-    """Build 0.2.0 (feat commits since the start) and 0.2.1 (one fix) into one repository."""
-    base = tmp_path_factory.mktemp("releases")
-    project, repo = base / "project", base / "repo"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(project),
-            "tag",
-            "-d",
-            *subprocess.run(
-                ["git", "-C", str(project), "tag", "--list", "v*"], capture_output=True, text=True
-            ).stdout.split(),
-        ],
-        capture_output=True,
-    )
-    git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
-    env = {k: v for k, v in __import__("os").environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
-    first = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
-    assert first.returncode == 0, first.stderr
-    snapshot_v1 = base / "repo-at-0.2.0"
-    shutil.copytree(repo, snapshot_v1)
-    (project / "CHANGES.txt").write_text("receipt footer fixed\n")
-    subprocess.run([*git, "add", "CHANGES.txt"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "fix: receipt footer wraps"], check=True)
-    second = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
-    assert second.returncode == 0, second.stderr
-    nothing = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
-    return {
-        "repo": repo,
-        "v1": snapshot_v1,
-        "project": project,
-        "first": first.stdout.strip(),
-        "second": second.stdout.strip(),
-        "nothing": nothing,
-    }
-
-
-@pytest.fixture
-def serve(tmp_path):
-    servers: list[Server] = []
-
-    def start(repo: Path) -> Server:
-        copy = tmp_path / f"served-{len(servers)}"
-        shutil.copytree(repo, copy)
-        server = Server(copy)
-        server.dir = copy  # type: ignore[attr-defined]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def _client_env(app_env: dict[str, str], server_url: str, repo: Path) -> dict[str, str]:
@@ -257,7 +195,9 @@ def test_expired_metadata_is_refused(releases, serve, app_env, data_dir):
     from maintenance.updates.repository import UpdateRepository
 
     server = serve(releases["repo"])
-    UpdateRepository(server.dir).resign(timestamp_expires=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+    UpdateRepository(server.dir, releases["keys"]).resign(
+        timestamp_expires=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    )
     _refused(_client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "expired")
 
 
@@ -271,7 +211,7 @@ def test_replayed_older_metadata_is_refused(releases, serve, app_env, data_dir):
 def test_release_older_than_installed_is_refused(serve, app_env, data_dir, tmp_path):
     from maintenance.updates.repository import UpdateRepository
 
-    repo = UpdateRepository(tmp_path / "old-repo")
+    repo = UpdateRepository(tmp_path / "old-repo", tmp_path / "old-keys")
     repo.initialise()
     archive = tmp_path / "aurswift-0.0.9.tar.gz"
     archive.write_bytes(b"old release")
@@ -358,7 +298,7 @@ def test_same_version_is_up_to_date_and_nothing_is_staged(serve, app_env, data_d
     from aurswift import __version__
     from maintenance.updates.repository import UpdateRepository
 
-    repo = UpdateRepository(tmp_path / "same-repo")
+    repo = UpdateRepository(tmp_path / "same-repo", tmp_path / "same-keys")
     repo.initialise()
     archive = tmp_path / f"aurswift-{__version__}.tar.gz"
     archive.write_bytes(b"same release")

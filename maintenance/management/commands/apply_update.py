@@ -15,6 +15,8 @@ class Command(BaseCommand):
         try:
             offer = check()
             if not offer.newer:
+                if offer.failed_here:
+                    self.stderr.write(offer.skipped_reason())
                 self.stdout.write(f"Up to date: {offer.installed}")
                 return
             if _sale_open():

@@ -1,4 +1,9 @@
-"""``manage.py build_release --repo DIR``: the next release, signed, in an update repository; prints the version."""
+"""``manage.py build_release --repo DIR [--keys KEYS]``: the next release, signed, in an update repository.
+
+Prints the version on stdout. The signing keys live in KEYS (default: the
+user's config folder, see docs/updates.md), never in DIR, which is hosted:
+a DIR holding key material is refused (exit 1) and nothing is published.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.core.management.base import BaseCommand
 
 from maintenance.exceptions import MaintenanceError
 from maintenance.management.commands._common import exit_with
+from maintenance.updates.keys import KEYS_ENV, default_keys_dir
 from maintenance.updates.release import build_release
 
 
@@ -16,15 +22,34 @@ class Command(BaseCommand):
     help = "Build the next release from conventional commits into an update repository (created if new)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--repo", type=Path, required=True, help="the update repository folder")
+        parser.add_argument("--repo", type=Path, required=True, help="the update repository folder (hosted)")
+        parser.add_argument(
+            "--keys",
+            type=Path,
+            default=None,
+            help=f"the signing keys folder, outside --repo (default: ${KEYS_ENV} or {default_keys_dir()}); "
+            "development keys are created there when it is new",
+        )
         parser.add_argument("--project", type=Path, default=None, help="the git work tree (default: this app)")
 
-    def handle(self, *args, repo: Path, project: Path | None = None, **options) -> None:
+    def handle(self, *args, repo: Path, keys: Path | None = None, project: Path | None = None, **options) -> None:
         try:
-            release = build_release((project or Path(settings.BASE_DIR)).resolve(), repo.resolve())
+            release = build_release(
+                (project or Path(settings.BASE_DIR)).resolve(),
+                repo.expanduser().resolve(),
+                keys.expanduser().resolve() if keys else None,
+            )
         except MaintenanceError as err:
             self.stderr.write(f"{err.title}: {err.message}")
             exit_with(1)
             return
+        if release.created_keys:
+            self.stderr.write(
+                f"Created development signing keys ({', '.join(release.created_keys)}) in {release.keys_dir}; "
+                "for releases other shops install, see maintenance/updates/KEYS.md."
+            )
+        for path in release.loose_permissions:
+            self.stderr.write(f"Warning: {path} can be read by other users of this machine (chmod go-rwx).")
         self.stderr.write(f"Release notes:\n{release.notes}\nArchive: {release.archive}")
+        self.stderr.write(f"Signing keys: {release.keys_dir}")
         self.stdout.write(release.version)

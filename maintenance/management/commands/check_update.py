@@ -1,4 +1,9 @@
-"""``manage.py check_update [--json]``: ask the update repository; exit 2 if it cannot be fetched or trusted."""
+"""``manage.py check_update [--json]``: ask the update repository; exit 2 if it cannot be fetched or trusted.
+
+A release that failed to install on this machine is not offered: stdout says
+``Up to date: <installed>`` and stderr says why; ``--json`` lists it in
+``skipped_versions`` (with ``update_available`` false and ``failed_here`` true).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class Command(BaseCommand):
                 self.stderr.write(err.message)
             exit_with(2)
             return
+        if offer.failed_here:
+            self.stderr.write(offer.skipped_reason())
         if as_json:
             self.stdout.write(_dumps(offer.as_dict()))
         elif offer.newer:
