@@ -36,7 +36,7 @@ def measure() -> dict:
         for tag in _run(["git", "-C", str(project), "tag", "--list", "v*"], env).split():
             _run(["git", "-C", str(project), "tag", "-d", tag], env)
         build = [sys.executable, str(ROOT / "manage.py"), "build_release", "--repo", str(repo)]
-        build += ["--project", str(project)]
+        build += ["--project", str(project), "--keys", str(base / "keys")]
         first = _run(build, env)
         with (project / "pos" / "views.py").open("a", encoding="utf-8") as views:
             views.write("\n# a code-only change\n")
