@@ -32,7 +32,7 @@ def accept_changed_migration(
     """Record the current fingerprint of ``app.name`` as the accepted one; return old and new."""
     if not reason.strip():
         raise exceptions.UpgradeRefused("Say why the change is deliberate (it is kept in the history).")
-    migration = load_migrations().graph.nodes.get((app, name))
+    migration = load_migrations().disk_migrations.get((app, name))
     if migration is None:
         raise exceptions.UpgradeRefused(f"This build has no migration {app}.{name}. Nothing was changed.")
     new = fingerprints.fingerprint(migration)

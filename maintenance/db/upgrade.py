@@ -267,7 +267,7 @@ def adopt_unrecorded(result: Classification) -> None:
     try:
         fingerprints.write_fingerprints(
             conn,
-            [(a, n, fingerprints.fingerprint(loader.graph.nodes[(a, n)])) for a, n in result.unrecorded],
+            [(a, n, fingerprints.fingerprint(loader.disk_migrations[(a, n)])) for a, n in result.unrecorded],
             source="adopted",
         )
     finally:

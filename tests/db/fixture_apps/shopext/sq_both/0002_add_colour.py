@@ -1,0 +1,5 @@
+"""The same migration as the v2 chain."""
+
+import importlib
+
+Migration = importlib.import_module("tests.db.fixture_apps.shopext.v2.0002_add_colour").Migration
