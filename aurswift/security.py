@@ -26,6 +26,12 @@ OPEN_PATHS = ("/launch/", "/static/", "/_instance/")
 
 
 class LaunchSecretMiddleware:
+    """Refuse (403) every request without this launch's proof, except the open paths.
+
+    The proof is its own signed cookie (``aurswift.launch``), not a key in the
+    session, so sign-in, sign-out and admin log-in/out never take it away.
+    """
+
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib.admin import helpers
+from django.http import HttpRequest, HttpResponseRedirect
 
-from pos.exceptions import SignInError
+from pos.exceptions import InvalidInput, SignInError
 from pos.models import (
     Business,
     Category,
@@ -21,7 +22,14 @@ from pos.models import (
     ZReport,
 )
 from pos.services import pins
-from pos.services.money import format_money
+from pos.services.money import MAX_AMOUNT_MINOR, format_money, parse_money
+
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+
+
+def _is_id(value: object) -> bool:
+    text = str(value).strip()
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID
 
 
 def _money(field: str, label: str):
@@ -33,8 +41,41 @@ def _money(field: str, label: str):
     return show
 
 
+class CheckedAdmin(admin.ModelAdmin):
+    """Refuse, with a message, the posted and linked values Django's admin would turn into a server error.
+
+    Django validates form fields itself; what it does not check are the ids an
+    action posts (``_selected_action=10**30`` overflows SQLite) and the
+    date-hierarchy links (``created_at__year=10**30`` overflows ``datetime``).
+    """
+
+    NUMBER_LIMITS = {"seats": (1, 500), "sort_order": (0, 9999), "rate_bp": (0, 10000)}
+    """Whole numbers a shop can mean: seats at a table, a tile's place, a VAT rate up to 100 %."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in self.NUMBER_LIMITS:
+            kwargs["min_value"], kwargs["max_value"] = self.NUMBER_LIMITS[db_field.name]
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def response_action(self, request, queryset):
+        if not all(_is_id(value) for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, "Tick the items in the list, then choose an action.", messages.WARNING)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+    def changelist_view(self, request, extra_context=None):
+        if self.date_hierarchy:
+            limits = {"year": 9999, "month": 12, "day": 31}
+            for part, top in limits.items():
+                value = request.GET.get(f"{self.date_hierarchy}__{part}")
+                if value is not None and not (value.isascii() and value.isdigit() and 0 < int(value[:5]) <= top):
+                    self.message_user(request, "That date is not in the calendar: showing all.", messages.WARNING)
+                    return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(CheckedAdmin):
     list_display = ["name", "currency", "vat_number"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -53,9 +94,44 @@ class StaffProfileForm(forms.ModelForm):
         model = StaffProfile
         fields = ["user", "role", "new_pin"]
 
+    def clean_new_pin(self) -> str:
+        pin = self.cleaned_data.get("new_pin", "")
+        if pin and not pins.PIN_RE.fullmatch(pin):
+            raise forms.ValidationError("A PIN is 4 to 8 digits (0-9), nothing else.")
+        return pin
+
+
+class ProductForm(forms.ModelForm):
+    """The price is typed as money (``3.40`` or ``3,40``), read by the till's one money parser."""
+
+    price = forms.CharField(
+        label="Price",
+        help_text=(
+            "VAT inclusive, e.g. 3.40 or 3,40. No thousands separators; at most two decimals; "
+            f"up to {format_money(MAX_AMOUNT_MINOR, '')}."
+        ),
+    )
+
+    class Meta:
+        model = Product
+        fields = ["name", "category", "price", "vat_rate", "sku", "barcode", "active"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and self.instance.price_minor is not None:
+            whole, cents = divmod(self.instance.price_minor, 100)
+            self.initial.setdefault("price", f"{whole}.{cents:02d}")
+
+    def clean_price(self) -> str:
+        try:
+            self.instance.price_minor = parse_money(self.cleaned_data["price"])
+        except InvalidInput as err:
+            raise forms.ValidationError(err.message) from err
+        return self.cleaned_data["price"]
+
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(CheckedAdmin):
     form = StaffProfileForm
     list_display = ["display_name", "role", "has_pin", "locked"]
     list_filter = ["role"]
@@ -87,19 +163,20 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(VatRate)
-class VatRateAdmin(admin.ModelAdmin):
+class VatRateAdmin(CheckedAdmin):
     list_display = ["name", "rate_bp"]
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(CheckedAdmin):
     list_display = ["name", "sort_order", "colour"]
     list_editable = ["sort_order"]
     search_fields = ["name"]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CheckedAdmin):
+    form = ProductForm
     list_display = ["name", "category", _money("price_minor", "price"), "vat_rate", "sku", "barcode", "active"]
     list_filter = ["active", "category", "vat_rate"]
     search_fields = ["name", "sku", "barcode"]
@@ -108,7 +185,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Table)
-class TableAdmin(admin.ModelAdmin):
+class TableAdmin(CheckedAdmin):
     list_display = ["name", "seats", "active"]
     list_filter = ["active"]
 
@@ -140,7 +217,7 @@ class RefundInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(CheckedAdmin):
     """Orders are the shop's records: paid, void and refunded ones cannot be edited or deleted."""
 
     list_display = [
@@ -186,7 +263,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ZReport)
-class ZReportAdmin(admin.ModelAdmin):
+class ZReportAdmin(CheckedAdmin):
     list_display = [
         "id",
         "created_at",
@@ -209,7 +286,7 @@ class ZReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(CheckedAdmin):
     list_display = ["id", "order", _money("amount_minor", "amount"), "method", "reason", "created_at", "refunded_by"]
     list_filter = ["method"]
     list_select_related = ["order", "refunded_by"]

@@ -21,3 +21,7 @@ class OrderClosedError(PosError):
 
 class PaymentError(PosError):
     """The payment cannot be taken as entered."""
+
+
+class InvalidInput(PosError, ValueError):
+    """A typed value (amount, quantity, id) the till cannot use; the message says what to type."""

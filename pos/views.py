@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from pos.exceptions import PosError
@@ -15,9 +16,20 @@ from pos.models import Business, Category, Order, Product, StaffProfile, Table
 from pos.services import orders, pins, reports
 from pos.services.money import parse_money
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id in a query is an OverflowError, not "not found"
+
 
 def _business() -> Business | None:
     return Business.objects.first()
+
+
+def _id(value: object) -> int | None:
+    """Return a posted or routed database id, or None for anything that cannot be one ("abc", "", 10**30)."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 def _update_prompt():
@@ -43,7 +55,8 @@ def till_user_required(view):
 def signin(request: HttpRequest) -> HttpResponse:
     staff = StaffProfile.objects.select_related("user").filter(user__is_active=True)
     if request.method == "POST":
-        profile = staff.filter(pk=request.POST.get("staff")).first()
+        staff_id = _id(request.POST.get("staff"))
+        profile = staff.filter(pk=staff_id).first() if staff_id else None
         if profile is None:
             messages.error(request, "Choose your name first.")
         else:
@@ -97,14 +110,26 @@ def _order_for(request: HttpRequest) -> Order:
 
 
 def _back(request: HttpRequest) -> HttpResponse:
+    """Return to the till page the form was on (``next``): a path on this site only, nothing else."""
     target = request.POST.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "pos:till")
+    safe = (
+        target.startswith("/")
+        and not target.startswith("//")
+        and len(target) <= 2000
+        and target.isprintable()
+        and not any(ch.isspace() or ch == "\\" for ch in target)
+    )
+    return redirect(target if safe else "pos:till")
 
 
 @require_POST
 @till_user_required
 def add_product(request: HttpRequest) -> HttpResponse:
-    product = get_object_or_404(Product, pk=request.POST.get("product"))
+    product_id = _id(request.POST.get("product"))
+    product = Product.objects.filter(pk=product_id).select_related("vat_rate").first() if product_id else None
+    if product is None:
+        messages.error(request, "That product is not on the till any more. Choose it again.")
+        return _back(request)
     try:
         orders.add_product(_order_for(request), product)
     except PosError as err:
@@ -115,10 +140,16 @@ def add_product(request: HttpRequest) -> HttpResponse:
 @require_POST
 @till_user_required
 def scan(request: HttpRequest) -> HttpResponse:
-    code = request.POST.get("code", "")
+    code = request.POST.get("code", "").strip()
+    if not code:
+        messages.error(request, "Scan a barcode or type what to look for.")
+        return redirect("pos:till")
+    if not code.isprintable() or len(code) > 200:
+        messages.error(request, "That is not a barcode or a search: scan it again or type a product name.")
+        return redirect("pos:till")
     product = orders.find_by_code(code)
     if product is None:
-        return redirect(f"/?q={code.strip()}")  # not a barcode: show it as a search
+        return redirect("/?" + urlencode({"q": code}))  # not a barcode: show it as a search
     try:
         orders.add_product(_order_for(request), product)
     except PosError as err:
@@ -128,15 +159,16 @@ def scan(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @till_user_required
-def set_quantity(request: HttpRequest, line_id: int) -> HttpResponse:
+def set_quantity(request: HttpRequest, line_id: str) -> HttpResponse:
     order = orders.current_order(request.user)
     try:
-        quantity = int(request.POST.get("quantity", ""))
+        quantity = orders.parse_quantity(request.POST.get("quantity"))
         if order is None:
             raise PosError("There is no open order.")
-        orders.set_quantity(order, line_id, quantity)
-    except ValueError:
-        messages.error(request, "Enter a whole number.")
+        number = _id(line_id)
+        if number is None:
+            raise PosError("That item is no longer on the order.")
+        orders.set_quantity(order, number, quantity)
     except PosError as err:
         messages.error(request, err.message)
     return _back(request)
@@ -145,9 +177,19 @@ def set_quantity(request: HttpRequest, line_id: int) -> HttpResponse:
 @require_POST
 @till_user_required
 def set_table(request: HttpRequest) -> HttpResponse:
-    table = Table.objects.filter(pk=request.POST.get("table") or None).first()
+    posted = request.POST.get("table", "").strip()
+    table = None
+    if posted:
+        table_id = _id(posted)
+        table = Table.objects.filter(pk=table_id, active=True).first() if table_id else None
+        if table is None:
+            messages.error(request, "Choose a table from the list.")
+            return redirect("pos:till")
+    order = orders.current_order(request.user)
+    if order is None and table is None:
+        return redirect("pos:till")  # no order and no table: nothing to change
     try:
-        orders.assign_table(_order_for(request), table)
+        orders.assign_table(order or orders.open_order(request.user), table)
     except PosError as err:
         messages.error(request, err.message)
     return redirect("pos:till")
@@ -161,12 +203,11 @@ def pay(request: HttpRequest) -> HttpResponse:
         messages.error(request, "The basket is empty.")
         return redirect("pos:till")
     method = request.POST.get("method", "")
+    business = _business()
     try:
-        tendered = parse_money(request.POST.get("tendered", "")) if method == "cash" else None
+        symbol = business.currency_symbol if business else ""
+        tendered = parse_money(request.POST.get("tendered", ""), symbol) if method == "cash" else None
         orders.pay(order, method, taken_by=request.user, tendered_minor=tendered)
-    except ValueError as err:
-        messages.error(request, str(err))
-        return redirect("pos:till")
     except PosError as err:
         messages.error(request, err.message)
         return redirect("pos:till")
@@ -183,12 +224,16 @@ def void(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Order #{order.pk} voided.")
         except PosError as err:
             messages.error(request, err.message)
+    else:
+        messages.error(request, "There is no open order to void.")
     return redirect("pos:till")
 
 
 @till_user_required
 def receipt(request: HttpRequest, pk: int) -> HttpResponse:
-    order = get_object_or_404(Order.objects.select_related("cashier", "table"), pk=pk)
+    order = Order.objects.select_related("cashier", "table").filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if order is None:
+        raise Http404("No such receipt.")
     lines = list(order.lines.all())
     vat_rates: dict[int, dict[str, int]] = {}
     for line in lines:

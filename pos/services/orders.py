@@ -13,9 +13,24 @@ from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from pos.exceptions import OrderClosedError, PaymentError, PosError
+from pos.exceptions import InvalidInput, OrderClosedError, PaymentError, PosError
 from pos.models import Order, OrderLine, Payment, Product, Refund, Table
-from pos.services.money import format_money, line_amounts
+from pos.services.money import MAX_AMOUNT_MINOR, format_money, line_amounts
+
+MAX_QUANTITY = 999
+"""The most of one item a line can hold: more is a typing slip, not a sale."""
+MAX_REASON_LENGTH = Order._meta.get_field("void_reason").max_length
+
+
+def parse_quantity(text: str | None) -> int:
+    """Return a line quantity typed or posted at the till: a whole number from 0 (remove) to MAX_QUANTITY."""
+    cleaned = (text or "").strip()
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned.lstrip("0")) > len(str(MAX_QUANTITY)):
+        raise InvalidInput(f"Enter a whole number from 0 to {MAX_QUANTITY}.")
+    quantity = int(cleaned)
+    if quantity > MAX_QUANTITY:
+        raise InvalidInput(f"Enter a whole number from 0 to {MAX_QUANTITY}.")
+    return quantity
 
 
 def _require_open(order: Order) -> None:
@@ -63,6 +78,8 @@ def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
             vat_rate_bp=product.vat_rate.rate_bp,
             quantity=0,
         )
+    if line.quantity + quantity > MAX_QUANTITY:
+        raise InvalidInput(f"A line holds at most {MAX_QUANTITY} of an item.")
     line.quantity += quantity
     amounts = line_amounts(line.unit_price_minor, line.quantity, line.vat_rate_bp)
     line.line_total_minor, line.vat_minor = amounts.gross_minor, amounts.vat_minor
@@ -73,10 +90,20 @@ def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
 
 @transaction.atomic
 def set_quantity(order: Order, line_id: int, quantity: int) -> None:
-    """Change a line's quantity; zero removes the line."""
+    """Change a line's quantity; zero removes the line.
+
+    Setting a quantity is idempotent, so a double tap does no harm: removing a
+    line that is already gone says so and changes nothing.
+    """
     _require_open(order)
-    line = order.lines.get(pk=line_id)
-    if quantity <= 0:
+    if not 0 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"Enter a whole number from 0 to {MAX_QUANTITY}.")
+    line = order.lines.filter(pk=line_id).first() if 0 < line_id < 2**63 else None
+    if line is None:
+        if quantity == 0:
+            raise PosError("That item was already taken off the order.")
+        raise PosError("That item is no longer on the order.")
+    if quantity == 0:
         line.delete()
     else:
         amounts = line_amounts(line.unit_price_minor, quantity, line.vat_rate_bp)
@@ -109,6 +136,8 @@ def pay(
     if method == Payment.Method.CASH:
         if tendered_minor is None:
             raise PaymentError("Enter the cash handed over.")
+        if not 0 <= tendered_minor <= MAX_AMOUNT_MINOR:
+            raise PaymentError(f"Enter an amount up to {format_money(MAX_AMOUNT_MINOR, symbol)}.")
         if tendered_minor < order.total_minor:
             raise PaymentError(
                 f"Cash tendered {format_money(tendered_minor, symbol)} is less than the total "
@@ -138,6 +167,10 @@ def pay(
 def void_order(order: Order, by, reason: str = "", now: datetime | None = None) -> None:
     """Cancel an open order; it stays in the records as void."""
     _require_open(order)
+    if len(reason.strip()) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"Keep the reason to {MAX_REASON_LENGTH} characters.")
+    if not reason.isprintable():
+        raise InvalidInput("Type the reason as plain text.")
     order.status, order.voided_by, order.voided_at = Order.Status.VOID, by, now or timezone.now()
     order.void_reason = reason.strip() or "Voided at the till"
     order.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
@@ -150,6 +183,8 @@ def refund_order(order: Order, by, reason: str, now: datetime | None = None) -> 
         raise OrderClosedError(f"Only a paid order can be refunded; order #{order.pk} is {order.status}.")
     if not reason.strip():
         raise PosError("Give a reason for the refund.")
+    if len(reason.strip()) > Refund._meta.get_field("reason").max_length:
+        raise InvalidInput(f"Keep the reason to {Refund._meta.get_field('reason').max_length} characters.")
     payment = order.payments.first()
     refund = Refund.objects.create(
         order=order,

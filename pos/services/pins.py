@@ -21,13 +21,13 @@ from django.utils import timezone
 from pos.exceptions import PinLockedError, SignInError
 from pos.models import StaffProfile
 
-PIN_RE = re.compile(r"^\d{4,8}$")
+PIN_RE = re.compile(r"[0-9]{4,8}")  # use fullmatch: "$" would let a trailing newline through
 TILL_FAILURES_KEY = "pos:till-pin-failures"
 
 
 def set_pin(profile: StaffProfile, pin: str) -> None:
     """Store a new PIN (hashed) and clear any lock."""
-    if not PIN_RE.match(pin or ""):
+    if not PIN_RE.fullmatch(pin or ""):
         raise SignInError("A PIN is 4 to 8 digits.")
     profile.pin_hash = make_password(pin)
     profile.failed_pin_attempts = 0
@@ -62,6 +62,9 @@ def verify_pin(profile: StaffProfile, pin: str, now: datetime | None = None) -> 
         raise PinLockedError(_wait_message(till_lock, now))
     if profile.pin_locked_until and profile.pin_locked_until > now:
         raise PinLockedError(_wait_message(profile.pin_locked_until, now))
+    if not PIN_RE.fullmatch(pin or ""):
+        # never right, so not counted as a guess: the keypad types digits only
+        raise SignInError("A PIN is 4 to 8 digits.")
     if profile.pin_hash and check_password(pin or "", profile.pin_hash):
         if profile.failed_pin_attempts or profile.pin_locked_until:
             profile.failed_pin_attempts, profile.pin_locked_until = 0, None

@@ -64,3 +64,109 @@ def test_setting_a_pin_in_the_admin_stores_only_a_hash(manager_admin_client, dem
     assert "864213" not in profile.pin_hash
     client = Client()
     assert client.post("/signin/", {"staff": profile.pk, "pin": "864213"})["Location"] == "/"
+
+
+def test_a_product_price_is_typed_as_money_with_a_point_or_a_comma(manager_admin_client, demo_shop):
+    product = Product.objects.get(name="Cappuccino")
+    page = manager_admin_client.get(f"/admin/pos/product/{product.pk}/change/").content.decode()
+    assert 'value="3.40"' in page
+    data = {
+        "name": "Cappuccino",
+        "category": product.category_id,
+        "vat_rate": product.vat_rate_id,
+        "active": "on",
+        "sku": product.sku or "",
+        "barcode": product.barcode or "",
+    }
+    for typed, minor in [("3,65", 365), ("£3.70", 370), ("4", 400)]:
+        response = manager_admin_client.post(f"/admin/pos/product/{product.pk}/change/", {**data, "price": typed})
+        assert response.status_code == 302
+        product.refresh_from_db()
+        assert product.price_minor == minor
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("abc", "is not an amount"),
+        ("", "This field is required."),
+        ("1,234.50", "one decimal point"),
+        ("1,234", "at most two decimals"),
+        ("1e999999", "is not an amount"),
+        ("9" * 29, "up to £1,000,000.00"),
+        ("-1", "is not an amount"),
+    ],
+)
+def test_a_bad_product_price_is_refused_with_a_message(manager_admin_client, demo_shop, typed, says):
+    product = Product.objects.get(name="Cappuccino")
+    data = {"name": "X", "category": product.category_id, "vat_rate": product.vat_rate_id, "price": typed}
+    response = manager_admin_client.post(f"/admin/pos/product/{product.pk}/change/", data)
+    assert response.status_code == 200 and says in response.content.decode()
+    product.refresh_from_db()
+    assert (product.name, product.price_minor) == ("Cappuccino", 340)
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "says"),
+    [
+        ("/admin/pos/table/add/", {"name": "T9", "seats": "9" * 29}, "less than or equal to 500"),
+        ("/admin/pos/table/add/", {"name": "T9", "seats": "abc"}, "Enter a whole number."),
+        ("/admin/pos/vatrate/add/", {"name": "Huge", "rate_bp": "9" * 29}, "less than or equal to 10000"),
+        ("/admin/pos/category/add/", {"name": "C", "sort_order": "1e999999", "colour": "#fff"}, "whole number"),
+    ],
+)
+def test_admin_numbers_are_bounded(manager_admin_client, demo_shop, path, data, says):
+    response = manager_admin_client.post(path, data)
+    assert response.status_code == 200 and says in response.content.decode()
+
+
+def test_a_pin_that_is_not_digits_is_refused_in_the_form(manager_admin_client, demo_shop):
+    profile = StaffProfile.objects.get(user__username="cashier")
+    before = profile.pin_hash
+    response = manager_admin_client.post(
+        f"/admin/pos/staffprofile/{profile.pk}/change/", {"user": profile.user_id, "role": "cashier", "new_pin": "12ab"}
+    )
+    assert response.status_code == 200 and "A PIN is 4 to 8 digits" in response.content.decode()
+    profile.refresh_from_db()
+    assert profile.pin_hash == before
+
+
+@pytest.mark.parametrize("value", ["abc", "9" * 29, "-1", ""])
+def test_an_admin_action_on_ids_that_cannot_exist_says_so(manager_admin_client, demo_shop, value):
+    manager_admin_client.raise_request_exception = False
+    response = manager_admin_client.post(
+        "/admin/pos/staffprofile/", {"action": "unlock", "_selected_action": [value]}, follow=True
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Tick the items in the list" in page or "Items must be selected" in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=" + "9" * 29,
+        "created_at__year=2024&created_at__month=" + "9" * 29,
+        "created_at__year=2024&created_at__month=1&created_at__day=" + "9" * 29,
+        "created_at__year=0",
+    ],
+)
+def test_a_date_link_outside_the_calendar_shows_every_z_report(manager_admin_client, demo_shop, query):
+    response = manager_admin_client.get(f"/admin/pos/zreport/?{query}", follow=True)
+    assert response.status_code == 200
+    assert "That date is not in the calendar" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/pos/order/?q=" + "9" * 29,
+        "/admin/pos/order/?q=abc",
+        "/admin/pos/order/?table__id__exact=" + "9" * 29,
+        "/admin/pos/order/abc/change/",
+        "/admin/pos/order/" + "9" * 29 + "/change/",
+    ],
+)
+def test_admin_lists_and_pages_take_any_link(manager_admin_client, demo_shop, path):
+    manager_admin_client.raise_request_exception = False
+    assert manager_admin_client.get(path, follow=True).status_code == 200

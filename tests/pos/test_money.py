@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from pos.services.money import format_money, line_amounts, parse_money, vat_in_gross
+from pos.exceptions import InvalidInput
+from pos.services.money import MAX_AMOUNT_MINOR, format_money, line_amounts, parse_money, vat_in_gross
 
 
 @pytest.mark.parametrize(
@@ -39,15 +42,67 @@ def test_multi_rate_basket_totals_add_up():
     assert format_money(total) == "£29.29"
 
 
-@pytest.mark.parametrize(("text", "minor"), [("12.5", 1250), ("£20", 2000), ("0.05", 5), ("1,000.00", 100000)])
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        ("12.5", 1250),
+        ("£20", 2000),
+        ("0.05", 5),
+        ("9.50", 950),
+        ("9,50", 950),  # the shop's decimal comma: £9.50, never £950
+        ("9,5", 950),
+        ("£ 9,50 ", 950),
+        ("€7", 700),
+        (",50", 50),
+        ("0", 0),
+        ("1000", 100000),
+        ("1000000", MAX_AMOUNT_MINOR),
+    ],
+)
 def test_typed_amounts_become_minor_units(text, minor):
-    assert parse_money(text) == minor
+    amount = parse_money(text)
+    assert amount == minor and type(amount) is int
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-1", "1.234", "nan", "inf"])
-def test_bad_amounts_are_refused(text):
-    with pytest.raises(ValueError):
+def test_the_shops_own_symbol_is_accepted():
+    assert parse_money("kr 12,50", symbol="kr") == 1250
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "Enter an amount."),
+        ("£", "Enter an amount."),
+        ("abc", "is not an amount"),
+        ("-1", "is not an amount"),
+        ("+1", "is not an amount"),
+        ("nan", "is not an amount"),
+        ("inf", "is not an amount"),
+        ("1e999999", "is not an amount"),
+        ("1e3", "is not an amount"),
+        ("1 000", "is not an amount"),
+        ("9.", "is not an amount"),
+        ("٣", "is not an amount"),  # digits the till's keypad never types
+        ("1.234", "at most two decimals"),
+        ("1,234", "at most two decimals"),  # thousands or three decimals? refused, not guessed
+        ("1,234.50", "one decimal point"),
+        ("1.234,50", "one decimal point"),
+        ("1,000.00", "one decimal point"),
+        ("9" * 29, "up to £1,000,000.00"),
+        ("1000000.01", "up to £1,000,000.00"),
+    ],
+)
+def test_bad_amounts_are_refused_with_a_message(text, says):
+    with pytest.raises(InvalidInput, match=re.escape(says)):
         parse_money(text)
+    with pytest.raises(ValueError):  # still a ValueError for callers that catch that
+        parse_money(text)
+
+
+def test_a_long_entry_is_not_echoed_whole():
+    with pytest.raises(InvalidInput) as err:
+        parse_money("x" * 10_000)
+    assert len(err.value.message) < 100
 
 
 def test_money_formatting():

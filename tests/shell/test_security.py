@@ -82,3 +82,207 @@ def test_cashier_session_cannot_reach_the_admin(db, launched):
     for path in ["/admin/", "/admin/pos/order/", "/admin/auth/user/"]:
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+# --- The launch proof is separate from who is signed in ---------------------------------------------------------
+
+
+def _page(client: Client, path: str, expected: str) -> None:
+    response = client.get(path, follow=True)
+    assert response.status_code == 200, (path, response.status_code)
+    assert expected in response.content.decode(), path
+
+
+def test_the_launch_proof_is_its_own_httponly_strict_cookie_bound_to_this_launch(db, launched):
+    response = Client().get(f"/launch/{SECRET}/")
+    cookie = response.cookies[launch.COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+    assert not cookie["max-age"] and not cookie["expires"]  # lasts as long as the window's browser session
+    assert SECRET not in cookie.value and launch.launch_fingerprint() in cookie.value  # signed, secret not shown
+
+
+def test_sign_out_shift_change_and_admin_log_in_and_out_keep_the_window_open(db, launched):
+    creds = demo.create_demo_data()
+    client = _opened_client()
+    cashier = StaffProfile.objects.get(user__username="cashier")
+    manager = StaffProfile.objects.get(user__username="manager")
+
+    assert client.post("/signin/", {"staff": cashier.pk, "pin": creds.cashier_pin})["Location"] == "/"
+    _page(client, "/", "Tap a product or scan a barcode to start.")
+    assert client.post("/signout/")["Location"] == "/signin/"
+    _page(client, "/signin/", "Who is on the till?")
+
+    # shift change: the next person signs in on the same window, without signing the first one out
+    assert client.post("/signin/", {"staff": cashier.pk, "pin": creds.cashier_pin})["Location"] == "/"
+    assert client.post("/signin/", {"staff": manager.pk, "pin": creds.manager_pin})["Location"] == "/"
+    _page(client, "/", "Morgan Manager")
+    _page(client, "/reports/x/", "X report")
+    client.post("/signout/")
+
+    # the manager's back-office log-in and log-out
+    _page(client, "/admin/login/", "Password")
+    response = client.post(
+        "/admin/login/", {"username": "manager", "password": creds.manager_password, "next": "/admin/"}
+    )
+    assert response["Location"] == "/admin/"
+    _page(client, "/admin/", "Run the shop")
+    _page(client, "/admin/pos/order/", "Select order to change")
+    assert client.post("/admin/logout/").status_code == 200
+    _page(client, "/admin/login/", "Password")
+    _page(client, "/signin/", "Who is on the till?")
+    assert client.post("/signin/", {"staff": cashier.pk, "pin": creds.cashier_pin})["Location"] == "/"
+    _page(client, "/", "Casey Cashier")
+
+    # and a browser without the proof is still refused
+    for path in ["/", "/signin/", "/admin/login/"]:
+        assert Client().get(path).status_code == 403
+
+
+def test_a_forged_or_borrowed_proof_is_refused(db, launched, settings):
+    from django.core import signing
+
+    opened = _opened_client()
+    assert opened.get("/signin/").status_code == 200
+
+    unsigned = Client()
+    unsigned.cookies[launch.COOKIE_NAME] = launch.launch_fingerprint()
+    assert unsigned.get("/signin/").status_code == 403
+
+    wrong_salt = Client()
+    wrong_salt.cookies[launch.COOKIE_NAME] = signing.get_cookie_signer(salt="x").sign(launch.launch_fingerprint())
+    assert wrong_salt.get("/signin/").status_code == 403
+
+    session_only = Client()  # the session cookie alone is not the proof
+    session_only.cookies[settings.SESSION_COOKIE_NAME] = opened.cookies[settings.SESSION_COOKIE_NAME].value
+    assert session_only.get("/signin/").status_code == 403
+
+
+def test_a_proof_from_an_earlier_launch_is_refused_even_after_sign_in(db, launched, settings):
+    creds = demo.create_demo_data()
+    client = _opened_client()
+    cashier = StaffProfile.objects.get(user__username="cashier")
+    client.post("/signin/", {"staff": cashier.pk, "pin": creds.cashier_pin})
+    settings.AURSWIFT_LAUNCH_SECRET = "the-next-launch"
+    assert client.get("/").status_code == 403
+    assert client.get("/admin/login/").status_code == 403
+
+
+# --- The same over real HTTP, on the running app ----------------------------------------------------------------
+
+
+class _Browser:
+    """A cookie-keeping HTTP client (urllib): the window, or a stranger's browser on the same machine."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base, self.jar = base, http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Return (status, final path, page) after following redirects."""
+        import urllib.error
+        import urllib.parse
+
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=30) as response:
+                return response.status, urllib.parse.urlsplit(response.url).path, response.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, urllib.parse.urlsplit(err.url).path, err.read().decode()
+
+    def form(self, path: str, data: dict[str, str], form_page: str | None = None) -> tuple[int, str, str]:
+        """Post ``data`` to ``path`` with the CSRF token of the page the form is on, as a browser would."""
+        import re
+
+        status, _, page = self.request(form_page or path)
+        assert status == 200, (form_page or path, status, page[:300])
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, page[:500]
+        return self.request(path, {"csrfmiddlewaretoken": token.group(1), **data})
+
+    def page(self, path: str, expected: str) -> str:
+        status, final, page = self.request(path)
+        assert status == 200 and expected in page, (path, status, final, page[:300])
+        return final
+
+
+def _credentials(output: list[str]) -> dict[str, str]:
+    import re
+
+    text = "\n".join(output)
+    manager = re.search(r"Manager\s+admin login: (\S+) / (\S+)\s+till PIN: (\d+)", text)
+    cashier = re.search(r"Cashier\s+till PIN: (\d+)", text)
+    assert manager and cashier, text
+    return {"manager": manager.group(1), "password": manager.group(2), "manager_pin": manager.group(3)} | {
+        "cashier_pin": cashier.group(1)
+    }
+
+
+@pytest.mark.slow
+def test_shift_change_over_http_never_locks_the_window(headless_app):
+    import re
+    import time
+
+    headless_app.wait_for("Cashier  till PIN")
+    creds = _credentials(headless_app.output)
+    window = _Browser(headless_app.base)
+    status, final, _ = window.request(headless_app.url[len(headless_app.base) :])
+    assert status == 200 and final.startswith("/startup/")
+    deadline = time.monotonic() + 60
+    while True:  # the start-up screen hands over to the till once the database is ready
+        status, final, page = window.request("/signin/")
+        if final == "/signin/" and "Who is on the till?" in page:
+            break
+        assert time.monotonic() < deadline, (status, final, page[:300])
+        time.sleep(0.5)
+    staff = dict(
+        (name, pk) for pk, name in re.findall(r'name="staff" value="(\d+)"[^>]*>\s*<span>([^<]+)<small>', page)
+    )
+    assert {"Casey Cashier", "Morgan Manager"} <= staff.keys(), staff
+
+    # the cashier signs in, rings something up, signs out
+    assert window.form("/signin/", {"staff": staff["Casey Cashier"], "pin": creds["cashier_pin"]})[1] == "/"
+    window.page("/", "Casey Cashier")
+    espresso = re.search(r'name="product" value="(\d+)"', window.request("/")[2]).group(1)
+    status, final, page = window.form("/order/add/", {"product": espresso}, form_page="/")
+    assert (status, final) == (200, "/") and "Order #" in page
+    assert window.form("/signout/", {}, form_page="/")[1] == "/signin/"
+    window.page("/signin/", "Who is on the till?")
+
+    # shift change: the manager signs in on the same window, then the cashier again without a sign-out between
+    assert window.form("/signin/", {"staff": staff["Morgan Manager"], "pin": creds["manager_pin"]})[1] == "/"
+    window.page("/", "Morgan Manager")
+    window.page("/reports/x/", "X report")
+    assert window.form("/signin/", {"staff": staff["Casey Cashier"], "pin": creds["cashier_pin"]})[1] == "/"
+    window.page("/", "Casey Cashier")
+    window.form("/signout/", {}, form_page="/")
+
+    # the manager's back-office log-in and log-out
+    window.page("/admin/login/", "Password")
+    login = {"username": creds["manager"], "password": creds["password"], "next": "/admin/"}
+    status, final, page = window.form("/admin/login/", login)
+    assert (status, final) == (200, "/admin/") and "Run the shop" in page
+    window.page("/admin/pos/product/", "Cappuccino")
+    status, _, page = window.form("/admin/logout/", {}, form_page="/admin/")
+    assert status == 200 and "Logged out" in page
+    window.page("/admin/login/", "Password")
+    window.page("/signin/", "Who is on the till?")
+    assert window.form("/signin/", {"staff": staff["Casey Cashier"], "pin": creds["cashier_pin"]})[1] == "/"
+    window.page("/", "Casey Cashier")
+    window.page("/reports/x/", "X report")
+
+    # a browser without the proof, even holding the window's session cookie, is refused
+    stranger = _Browser(headless_app.base)
+    for path in ["/", "/signin/", "/admin/login/", "/reports/x/"]:
+        status, _, page = stranger.request(path)
+        assert status == 403 and "only available in the AurSwift window" in page, path
+    borrowed = _Browser(headless_app.base)
+    for cookie in window.jar:
+        if cookie.name != "aurswift_launch":
+            borrowed.jar.set_cookie(cookie)
+    assert {c.name for c in borrowed.jar} >= {"aurswift_session", "csrftoken"}
+    assert borrowed.request("/")[0] == 403
+    # and the one-time path cannot hand out a second proof
+    assert stranger.request(headless_app.url[len(headless_app.base) :])[0] == 403
