@@ -71,6 +71,8 @@ def make_startup(instance) -> object:
     def blocker() -> exceptions.MaintenanceError | None:
         if instance.try_acquire():
             return None
+        if instance.error is not None:
+            return instance.error
         other = instance.other
         if other.description == "AurSwift":
             message = (
@@ -103,12 +105,20 @@ class Instance:
         self.lock = InstanceLock(data_dir)
         self.held = False
         self.other = None
+        self.error = None
         self.port: int | None = None
 
     def try_acquire(self) -> bool:
         """Take the lock if free and publish our port; return whether we hold it."""
+        from maintenance.exceptions import ReadOnlyError
+
         if not self.held:
-            self.other = self.lock.acquire()
+            try:
+                self.other = self.lock.acquire()
+            except ReadOnlyError as err:  # shown on the start-up page, never a traceback
+                self.error = err
+                return False
+            self.error = None
             self.held = self.other is None
             if self.held and self.port:
                 self.lock.publish(self.port)
@@ -158,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}/"
     wait_until_ready(base)
     instance.port = port
-    if not instance.try_acquire() and not args.headless:
+    if not instance.try_acquire() and instance.other is not None and not args.headless:
         ask_to_focus(instance.other)
     # Quit may come from the start-up thread at any time (a failed trial run), so wire it first.
     quit_event = threading.Event()

@@ -155,8 +155,8 @@ LOGGING = {
             "encoding": "utf-8",
         }
         if writable(_LOG_FILE)
-        # A read-only data dir must not stop a command from saying so: log to stderr instead.
-        else {"class": "logging.StreamHandler", "formatter": "plain", "level": "WARNING"},
+        # A read-only data dir must not stop a command from saying so (in its own words, no traceback).
+        else {"class": "logging.NullHandler"},
     },
     "root": {"handlers": ["file"], "level": "INFO"},
 }

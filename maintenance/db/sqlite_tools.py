@@ -90,6 +90,15 @@ def open_readonly(db_path: Path) -> Iterator[sqlite3.Connection]:
     """
     conn = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=10, isolation_level=None)
     try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as err:
+        if "unable to open" not in str(err) or os.access(Path(db_path).parent, os.W_OK):
+            raise
+        # A WAL database on a read-only disk cannot create its -shm: nothing can change the file
+        # there, so reading it as immutable is exact (and it is not damaged, as the error suggests).
+        conn.close()
+        conn = sqlite3.connect(readonly_uri(db_path) + "&immutable=1", uri=True, isolation_level=None)
+    try:
         yield conn
     finally:
         conn.close()

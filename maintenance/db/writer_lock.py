@@ -84,12 +84,17 @@ def try_acquire(data_dir: Path, *, role: str, **record: object) -> Holder | None
     with _guard:
         if key in _held:
             return None
-        key.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(key / LOCK_NAME))
         try:
+            key.mkdir(parents=True, exist_ok=True)
             lock.acquire(timeout=0)
         except Timeout:
             return read_holder(key)
+        except OSError as err:
+            raise exceptions.ReadOnlyError(
+                f"AurSwift cannot write to its data folder {key} ({err.strerror or err}). Check that the disk "
+                "is not read-only or full and that this user may write there. Nothing was changed."
+            ) from err
         _held[key] = lock
     publish(data_dir, role=role, **record)
     return None
