@@ -1,27 +1,20 @@
 """Middleware that keeps the local server private to the window that launched it.
 
-* Only sessions opened through the launcher's one-time path get in
-  (DESIGN.md section 6); Host is checked by Django (ALLOWED_HOSTS), CSRF by
-  Django's middleware.
-* While start-up is not finished, every page leads to the start-up screen.
-* A damaged database met while the till is in use leads to the corruption
-  page instead of a stack trace.
-* Every request passes the swap gate, so a restore never replaces the
-  database under a sale being written (``maintenance.db.swap_gate``).
+Only requests carrying this launch's proof (a signed cookie set by the
+launcher's one-time path, see ``aurswift.launch``) get in (DESIGN.md section
+6); Host is checked by Django (ALLOWED_HOSTS), CSRF by Django's middleware.
+The start-up gate lives with start-up (``aurswift.startup.middleware``), the
+swap gate with the restore it protects (``maintenance.middleware``).
 """
 
 from __future__ import annotations
 
-import sqlite3
-
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import redirect
 
-from aurswift import startup
 from aurswift.launch import session_is_launched
 
+#: Paths that work without the launch proof (the launch itself, static files, a second launch knocking).
 OPEN_PATHS = ("/launch/", "/static/", "/_instance/")
 
 
@@ -45,47 +38,3 @@ class LaunchSecretMiddleware:
                 content_type="text/html",
             )
         return self.get_response(request)
-
-
-class StartupGateMiddleware:
-    """Send every request to the start-up screen until the database is ready."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        state = startup.current()
-        if (
-            state is not None
-            and state.status != startup.READY
-            and not request.path.startswith(("/startup/", *OPEN_PATHS))
-        ):
-            return redirect("startup:screen")
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, DatabaseError | sqlite3.DatabaseError) and startup.is_malformed_database_error(
-            exception
-        ):
-            startup.report_corruption(exception)
-            if startup.current() is not None:
-                return redirect("startup:screen")
-            from django.template.response import TemplateResponse
-
-            return TemplateResponse(
-                request, "recovery/standalone_corrupt.html", {"message": str(exception)}, status=500
-            ).render()
-        return None
-
-
-class SwapGateMiddleware:
-    """Hold each request at the door while a restore swaps the database file."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        from maintenance.db.swap_gate import gate
-
-        with gate.shared():
-            return self.get_response(request)

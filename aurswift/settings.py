@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 
+from aurswift import __version__
 from aurswift.paths import (
     SOURCE_ROOT,
     data_dir,
@@ -55,12 +56,15 @@ AURSWIFT_UPDATE_URL: str = env.str("AURSWIFT_UPDATE_URL", default="")
 # The root metadata the update client trusts (default: the one shipped in the app).
 AURSWIFT_UPDATE_TRUSTED_ROOT: str = env.str("AURSWIFT_UPDATE_TRUSTED_ROOT", default="")
 AURSWIFT_UPDATE_CHECK_HOURS: float = env.float("AURSWIFT_UPDATE_CHECK_HOURS", default=4.0)
+# What must be finished before an update installs (each returns True while it blocks): an open sale.
+AURSWIFT_UPDATE_BLOCKERS: list[str] = ["pos.services.orders.has_open_sale"]
 # Download only the files that changed, where the repository publishes a manifest (off: always the archive).
 AURSWIFT_UPDATE_DELTA: bool = env.bool("AURSWIFT_UPDATE_DELTA", default=True)
 # The per-launch secret the launcher hands to the server (empty: no launcher).
 AURSWIFT_LAUNCH_SECRET: str = env.str("AURSWIFT_LAUNCH_SECRET", default="")
 
 # --- Internal ---------------------------------------------------------------
+AURSWIFT_VERSION: str = __version__
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL keeps the till responsive while a backup reads; a busy timeout turns
     # short lock waits into waits instead of errors; IMMEDIATE transactions
@@ -93,8 +97,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "aurswift.security.LaunchSecretMiddleware",
-    "aurswift.security.StartupGateMiddleware",
-    "aurswift.security.SwapGateMiddleware",
+    "aurswift.startup.middleware.StartupGateMiddleware",
+    "maintenance.middleware.SwapGateMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -113,6 +117,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "maintenance.context_processors.update_banner",
             ],
         },
     },

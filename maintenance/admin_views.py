@@ -15,10 +15,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from aurswift.paths import backups_dir
 from maintenance import exceptions
+from maintenance.config import backups_dir, live_db_path
 from maintenance.db import backups, health, history, jobs, preferences, recovery
-from maintenance.db.upgrade import live_db_path
 
 BACKUP_JOB = "manual-backup"
 

@@ -8,3 +8,10 @@ from django.dispatch import Signal
 
 #: A full check found the live database damaged. Keyword argument: ``message``.
 database_corrupted = Signal()
+
+#: The app finished start-up and serves the till. Keyword arguments: ``db_path``, ``data_dir``.
+startup_finished = Signal()
+
+#: The update service asks the running app to quit so the stable launcher installs the update.
+#: Keyword argument: ``exit_code``. A receiver returns True when it will quit.
+restart_requested = Signal()

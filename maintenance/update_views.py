@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 from maintenance.updates import install
 from maintenance.updates.client import UpdateError
 from maintenance.updates.service import state
+from pos.decorators import till_user_required
 from pos.models import Business
-from pos.views import till_user_required
 
 PERMISSION = "maintenance.manage_updates"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from pos.decorators import till_user_required
 from pos.exceptions import PosError
 from pos.models import Business, Category, Order, Product, StaffProfile, Table
 from pos.services import orders, pins, reports
@@ -30,26 +30,6 @@ def _id(value: object) -> int | None:
         return None
     number = int(text)
     return number if 0 < number <= MAX_ID else None
-
-
-def _update_prompt():
-    """Return the update state when the till should show the update banner."""
-    from maintenance.updates.service import state
-
-    update = state()
-    return update if update.should_prompt() else None
-
-
-def till_user_required(view):
-    """Send anyone not signed in with a till PIN to the sign-in page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated or not hasattr(request.user, "staff"):
-            return redirect("pos:signin")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def signin(request: HttpRequest) -> HttpResponse:
@@ -100,7 +80,6 @@ def till(request: HttpRequest) -> HttpResponse:
             "order": order,
             "lines": list(order.lines.all()) if order else [],
             "tables": Table.objects.filter(active=True),
-            "update_prompt": _update_prompt(),
         },
     )
 

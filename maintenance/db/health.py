@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 
-from aurswift.paths import logs_dir
 from maintenance import exceptions, signals
+from maintenance.config import logs_dir
 from maintenance.db.classify import classify, label
 from maintenance.db.diskspace import MB, required_bytes
 from maintenance.db.integrity import check_file

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from aurswift.paths import logs_dir
+from maintenance.config import logs_dir
 
 HISTORY_FILE = "upgrade-history.jsonl"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from django.db import connections
 
-from aurswift.paths import backups_dir
 from maintenance import exceptions
+from maintenance.config import backups_dir
 from maintenance.db import backups, diskspace, moves, salvage, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file

@@ -57,6 +57,8 @@ class MaintenanceCommand(BaseCommand):
 
     #: offer ``--json`` (exactly one JSON object on stdout)
     json_option = True
+    #: the exit code of every error, for a command outside the database contract (``build_release``: 1)
+    error_exit_code: int | None = None
 
     def add_arguments(self, parser) -> None:
         if self.json_option:
@@ -102,7 +104,7 @@ class MaintenanceCommand(BaseCommand):
 
     def outcome_for_error(self, err: MaintenanceError) -> Outcome:
         """Return the outcome of a typed error: its exit code (2 unless it is 3 or 4) and its message."""
-        code = err.exit_code if err.exit_code in CONTRACT_CODES else 2
+        code = self.error_exit_code or (err.exit_code if err.exit_code in CONTRACT_CODES else 2)
         backup = err.details.get("backup_path")
         return Outcome(
             lines=[f"Backup: {backup}"] if backup else [],

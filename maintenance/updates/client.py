@@ -30,8 +30,7 @@ from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import Updater
 from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
-from aurswift import __version__
-from aurswift.paths import updates_dir
+from maintenance.config import app_version, updates_dir
 from maintenance.exceptions import MaintenanceError
 from maintenance.updates import install
 from maintenance.updates.repository import LATEST
@@ -182,12 +181,13 @@ def _explain(err: Exception) -> str:
     return str(err)
 
 
-def check(url: str | None = None, installed: str = __version__, data_dir: Path | None = None) -> UpdateOffer:
+def check(url: str | None = None, installed: str | None = None, data_dir: Path | None = None) -> UpdateOffer:
     """Return what the repository offers; raise UpdateError if it cannot be fetched or trusted.
 
     A release that failed to install on this machine is listed in ``skipped_versions``
     and not offered (``offer.newer`` is False).
     """
+    installed = installed or app_version()
     try:
         updater = _updater(url if url is not None else settings.AURSWIFT_UPDATE_URL)
         updater.refresh()

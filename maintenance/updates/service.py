@@ -17,9 +17,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connections
+from django.utils.module_loading import import_string
 
-from aurswift import __version__
-from aurswift.paths import updates_dir
+from maintenance import signals
+from maintenance.config import app_version, updates_dir
 from maintenance.updates import install
 from maintenance.updates.client import UpdateError, UpdateOffer, check, stage
 
@@ -40,7 +41,7 @@ class UpdateState:
     # --- what the prompts show ------------------------------------------------
     @property
     def installed(self) -> str:
-        return __version__
+        return app_version()
 
     @property
     def percent(self) -> float:
@@ -126,12 +127,9 @@ class UpdateState:
             raise UpdateError("The update has not been downloaded yet.")
         if sale_open():
             raise UpdateError("A sale is open on the till. Finish or void it, then restart.")
-        from aurswift import startup
-
-        state = startup.current()
-        if state is None:
+        answers = signals.restart_requested.send(sender=UpdateState, exit_code=install.RESTART_TO_UPDATE_EXIT)
+        if not any(will_quit for _receiver, will_quit in answers):
             raise UpdateError("Restart AurSwift to install the update.")
-        state.quit(install.RESTART_TO_UPDATE_EXIT)
 
 
 def failure_notice() -> str | None:
@@ -141,19 +139,25 @@ def failure_notice() -> str | None:
     version; that version is never offered again on this machine.
     """
     try:
-        return install.take_failure_notice(settings.DATA_DIR, __version__)
+        return install.take_failure_notice(settings.DATA_DIR, app_version())
     except OSError as err:  # an unwritable data folder must not break the page that asks
         log.warning("update failure notice: %s", err)
         return None
 
 
 def sale_open() -> bool:
-    from pos.services.orders import has_open_sale
+    """Return whether an update must wait: any blocker named in ``AURSWIFT_UPDATE_BLOCKERS`` says so.
 
-    try:
-        return has_open_sale()
-    except DatabaseError:
-        return False
+    The till names its own blocker (an open sale) in settings, so this app
+    knows nothing of the till's models.
+    """
+    for dotted in settings.AURSWIFT_UPDATE_BLOCKERS:
+        try:
+            if import_string(dotted)():
+                return True
+        except DatabaseError:
+            continue  # no database yet: nothing can be open
+    return False
 
 
 def _prefs_path():

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from maintenance import exceptions
 from maintenance.db import backups, recovery
 from maintenance.db.swap_gate import SwapGate
+from maintenance.db.swap_gate import gate as app_gate
 
 
 def test_exclusive_waits_for_requests_in_flight_and_holds_new_ones():
@@ -113,5 +113,19 @@ def test_a_sale_written_while_the_restore_starts_is_kept_in_the_restore_point(li
     assert totals(db) == list(range(1000))  # and the live database is the chosen backup
 
 
-def test_every_request_passes_the_gate():
-    assert "aurswift.security.SwapGateMiddleware" in settings.MIDDLEWARE
+def test_a_request_waits_at_the_door_while_a_restore_holds_the_gate(client):
+    """Through the real middleware stack: a request arriving mid-swap is served only after it."""
+    served = threading.Event()
+    responses = []
+
+    def request() -> None:
+        responses.append(client.get("/startup/status/"))
+        served.set()
+
+    with app_gate.exclusive():
+        worker = threading.Thread(target=request)
+        worker.start()
+        assert not served.wait(0.5)  # held at the door while the database is being replaced
+    assert served.wait(10)
+    worker.join()
+    assert responses[0].status_code == 200 and responses[0].json()["status"] == "ready"

@@ -60,7 +60,7 @@ def _release(base: Path, migration: str, *, crash: bool = False) -> Path:
     models.write_text(text[:at] + field + text[at:])
     (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(migration)
     if crash:  # a build that dies at start-up, before it could report ready
-        startup = project / "aurswift" / "startup.py"
+        startup = project / "aurswift" / "startup" / "state.py"
         startup.write_text(startup.read_text() + "\nraise RuntimeError('broken build')\n")
     git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
     subprocess.run([*git, "add", "-A"], check=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from maintenance.config import live_db_path
 from maintenance.db.acceptance import accept_changed_migration
-from maintenance.db.upgrade import live_db_path
 from maintenance.management.base import MaintenanceCommand, Outcome
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from aurswift.paths import backups_dir
+from maintenance.config import backups_dir, live_db_path
 from maintenance.db.backups import create_manual_backup
-from maintenance.db.upgrade import live_db_path
 from maintenance.management.base import MaintenanceCommand, Outcome
 
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
-from maintenance.exceptions import MaintenanceError
-from maintenance.management.commands._common import exit_with
+from maintenance.management.base import MaintenanceCommand, Outcome
 from maintenance.updates.keys import KEYS_ENV, default_keys_dir
 from maintenance.updates.release import build_release
 
 
-class Command(BaseCommand):
+class Command(MaintenanceCommand):
     help = "Build the next release from conventional commits into an update repository (created if new)."
+    json_option = False
+    error_exit_code = 1  # a developer's command: not part of the database exit-code contract
 
-    def add_arguments(self, parser) -> None:
+    def add_options(self, parser) -> None:
         parser.add_argument("--repo", type=Path, required=True, help="the update repository folder (hosted)")
         parser.add_argument(
             "--keys",
@@ -32,17 +32,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--project", type=Path, default=None, help="the git work tree (default: this app)")
 
-    def handle(self, *args, repo: Path, keys: Path | None = None, project: Path | None = None, **options) -> None:
-        try:
-            release = build_release(
-                (project or Path(settings.BASE_DIR)).resolve(),
-                repo.expanduser().resolve(),
-                keys.expanduser().resolve() if keys else None,
-            )
-        except MaintenanceError as err:
-            self.stderr.write(f"{err.title}: {err.message}")
-            exit_with(1)
-            return
+    def run(
+        self, *, as_json: bool, repo: Path, keys: Path | None = None, project: Path | None = None, **options
+    ) -> Outcome:
+        release = build_release(
+            (project or Path(settings.BASE_DIR)).resolve(),
+            repo.expanduser().resolve(),
+            keys.expanduser().resolve() if keys else None,
+        )
         if release.created_keys:
             self.stderr.write(
                 f"Created development signing keys ({', '.join(release.created_keys)}) in {release.keys_dir}; "
@@ -52,4 +49,4 @@ class Command(BaseCommand):
             self.stderr.write(f"Warning: {path} can be read by other users of this machine (chmod go-rwx).")
         self.stderr.write(f"Release notes:\n{release.notes}\nArchive: {release.archive}")
         self.stderr.write(f"Signing keys: {release.keys_dir}")
-        self.stdout.write(release.version)
+        return Outcome(lines=[release.version], data={"version": release.version})

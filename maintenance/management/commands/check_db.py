@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from maintenance.config import live_db_path
 from maintenance.db.health import check_health
-from maintenance.db.upgrade import live_db_path
 from maintenance.management.base import MaintenanceCommand, Outcome
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from maintenance.config import live_db_path
 from maintenance.db.recovery import restore_from_backup
-from maintenance.db.upgrade import live_db_path
 from maintenance.management.base import MaintenanceCommand, Outcome
 
 

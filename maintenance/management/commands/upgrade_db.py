@@ -17,8 +17,9 @@ class Command(MaintenanceCommand):
         parser.add_argument("--plan", action="store_true", help="print the pending migrations; change nothing")
 
     def run(self, *, as_json: bool, plan: bool = False, **options) -> Outcome:
-        report = run_guarded_upgrade(progress=None if as_json else self.progress(as_json), plan_only=plan,
-                                     reason="command")
+        report = run_guarded_upgrade(
+            progress=None if as_json else self.progress(as_json), plan_only=plan, reason="command"
+        )
         if plan:
             lines = report.pending or ["No pending migrations."]
         elif report.outcome == "up_to_date":

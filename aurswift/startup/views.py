@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from aurswift import startup
+from aurswift.startup.pages import page_for
 from maintenance import exceptions
-from maintenance.recovery_pages import page_for
 
 log = logging.getLogger(__name__)
 

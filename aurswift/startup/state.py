@@ -8,6 +8,7 @@ and in tests there is none, and the app behaves as a plain Django site.
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 import threading
@@ -19,14 +20,33 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
+from aurswift.paths import backups_dir
 from maintenance import exceptions, signals
-from maintenance.db import backups, health, locks, recovery
+from maintenance.config import live_db_path
+from maintenance.db import backups, locks, recovery
 from maintenance.db.progress import Progress
-from maintenance.db.upgrade import live_db_path, run_guarded_upgrade
+from maintenance.db.upgrade import run_guarded_upgrade
+from maintenance.updates import install as update_install
+from pos.services import demo
 
 log = logging.getLogger("aurswift.startup")
 
-STARTING, READY, RECOVERY, CLOSED = "starting", "ready", "recovery", "closed"
+
+class StartupStatus(enum.StrEnum):
+    """Where start-up is; the pages and the JSON status switch on these."""
+
+    STARTING = "starting"
+    READY = "ready"
+    RECOVERY = "recovery"
+    CLOSED = "closed"
+
+
+STARTING, READY, RECOVERY, CLOSED = (
+    StartupStatus.STARTING,
+    StartupStatus.READY,
+    StartupStatus.RECOVERY,
+    StartupStatus.CLOSED,
+)
 
 
 @dataclass
@@ -34,7 +54,7 @@ class Startup:
     """What the start-up screen shows, updated by the start-up thread."""
 
     max_attempts: int = 3
-    status: str = STARTING
+    status: StartupStatus = STARTING
     progress: Progress = field(default_factory=lambda: Progress("classify", "Starting AurSwift…"))
     error: exceptions.MaintenanceError | None = None
     attempts: int = 0
@@ -98,13 +118,9 @@ class Startup:
                 self.ready_after_s = time.monotonic() - self.started_at
             log.info("start-up: ready after %.2f s", self.ready_after_s)
             if self.trial_version:
-                from maintenance.updates import install
-
-                install.mark_ready(settings.DATA_DIR, self.trial_version)
-            health.start_background_check(db_path, settings.DATA_DIR)
-            from maintenance.updates.service import start_periodic_checks
-
-            start_periodic_checks()
+                update_install.mark_ready(settings.DATA_DIR, self.trial_version)
+            # The apps start their own after-start work (background check, update checks).
+            signals.startup_finished.send(sender=Startup, db_path=db_path, data_dir=settings.DATA_DIR)
         except exceptions.MaintenanceError as err:
             self._fail(err)
         except Exception as err:  # noqa: BLE001 - the window must show something, never hang
@@ -126,8 +142,6 @@ class Startup:
                 time.sleep(attempt)
 
     def _first_run_data(self) -> None:
-        from pos.services import demo
-
         created = demo.prepare_first_run()
         if created is not None:
             creds = demo.format_credentials(created)
@@ -142,10 +156,8 @@ class Startup:
         if self.trial_version:
             # A freshly installed version that cannot use the database hands back
             # to the stable launcher, which starts the previous version.
-            from maintenance.updates import install
-
             print(f"Update {self.trial_version} could not start: {err.title}: {err.message}", flush=True)
-            self.quit(install.TRIAL_FAILED_EXIT)
+            self.quit(update_install.TRIAL_FAILED_EXIT)
 
     # --- recovery actions (the buttons) ----------------------------------------
     def backup_and_start_fresh(self) -> Path:
@@ -179,8 +191,6 @@ class Startup:
         named = self.error.details.get("backup_path") if self.error else None
         if named:
             return Path(str(named))
-        from aurswift.paths import backups_dir
-
         newest = backups.newest_verified(backups.list_backups(backups_dir(settings.DATA_DIR)))
         if newest is None:
             raise exceptions.BackupError("There is no verified backup to restore.")
@@ -195,10 +205,18 @@ def install(startup: Startup) -> None:
     global _current
     _current = startup
     signals.database_corrupted.connect(_on_database_corrupted, dispatch_uid="aurswift.startup.corruption")
+    signals.restart_requested.connect(_on_restart_requested, dispatch_uid="aurswift.startup.restart")
 
 
 def _on_database_corrupted(sender: object, message: str = "", **kwargs: object) -> None:
     report_corruption(exceptions.MaintenanceError(message or "the full check found damage"))
+
+
+def _on_restart_requested(sender: object, exit_code: int = 0, **kwargs: object) -> bool:
+    if _current is None:
+        return False
+    _current.quit(exit_code)
+    return True
 
 
 def current() -> Startup | None:
