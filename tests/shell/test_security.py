@@ -8,6 +8,7 @@ from django.test import Client
 from aurswift import launch
 from pos.models import StaffProfile
 from pos.services import demo
+from tests.helpers.till_http import TillBrowser, demo_credentials
 
 SECRET = "test-launch-secret"
 
@@ -170,64 +171,14 @@ def test_a_proof_from_an_earlier_launch_is_refused_even_after_sign_in(db, launch
 # --- The same over real HTTP, on the running app ----------------------------------------------------------------
 
 
-class _Browser:
-    """A cookie-keeping HTTP client (urllib): the window, or a stranger's browser on the same machine."""
-
-    def __init__(self, base: str) -> None:
-        import http.cookiejar
-        import urllib.request
-
-        self.base, self.jar = base, http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-
-    def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
-        """Return (status, final path, page) after following redirects."""
-        import urllib.error
-        import urllib.parse
-
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=30) as response:
-                return response.status, urllib.parse.urlsplit(response.url).path, response.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, urllib.parse.urlsplit(err.url).path, err.read().decode()
-
-    def form(self, path: str, data: dict[str, str], form_page: str | None = None) -> tuple[int, str, str]:
-        """Post ``data`` to ``path`` with the CSRF token of the page the form is on, as a browser would."""
-        import re
-
-        status, _, page = self.request(form_page or path)
-        assert status == 200, (form_page or path, status, page[:300])
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert token, page[:500]
-        return self.request(path, {"csrfmiddlewaretoken": token.group(1), **data})
-
-    def page(self, path: str, expected: str) -> str:
-        status, final, page = self.request(path)
-        assert status == 200 and expected in page, (path, status, final, page[:300])
-        return final
-
-
-def _credentials(output: list[str]) -> dict[str, str]:
-    import re
-
-    text = "\n".join(output)
-    manager = re.search(r"Manager\s+admin login: (\S+) / (\S+)\s+till PIN: (\d+)", text)
-    cashier = re.search(r"Cashier\s+till PIN: (\d+)", text)
-    assert manager and cashier, text
-    return {"manager": manager.group(1), "password": manager.group(2), "manager_pin": manager.group(3)} | {
-        "cashier_pin": cashier.group(1)
-    }
-
-
 @pytest.mark.slow
 def test_shift_change_over_http_never_locks_the_window(headless_app):
     import re
     import time
 
     headless_app.wait_for("Cashier  till PIN")
-    creds = _credentials(headless_app.output)
-    window = _Browser(headless_app.base)
+    creds = demo_credentials(headless_app.output)
+    window = TillBrowser(headless_app.base)
     status, final, _ = window.request(headless_app.url[len(headless_app.base) :])
     assert status == 200 and final.startswith("/startup/")
     deadline = time.monotonic() + 60
@@ -274,11 +225,11 @@ def test_shift_change_over_http_never_locks_the_window(headless_app):
     window.page("/reports/x/", "X report")
 
     # a browser without the proof, even holding the window's session cookie, is refused
-    stranger = _Browser(headless_app.base)
+    stranger = TillBrowser(headless_app.base)
     for path in ["/", "/signin/", "/admin/login/", "/reports/x/"]:
         status, _, page = stranger.request(path)
         assert status == 403 and "only available in the AurSwift window" in page, path
-    borrowed = _Browser(headless_app.base)
+    borrowed = TillBrowser(headless_app.base)
     for cookie in window.jar:
         if cookie.name != "aurswift_launch":
             borrowed.jar.set_cookie(cookie)
