@@ -19,12 +19,13 @@ from django.db import connections
 
 from maintenance import exceptions
 from maintenance.config import backups_dir
-from maintenance.db import backups, diskspace, moves, salvage, writer_lock
+from maintenance.db import backups, diskspace, markers, moves, salvage, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.salvage import TableRecovery
 from maintenance.db.sqlite_tools import roll_back_hot_journal, side_files
+from maintenance.files import read_json
 
 __all__ = [
     "backup_and_start_fresh",
@@ -58,6 +59,7 @@ def backup_and_start_fresh(db_path: Path, data_dir: Path, *, now: datetime | Non
     from maintenance.db.upgrade import run_guarded_upgrade
 
     with writer_lock.held(data_dir):
+        markers.discard_stale(db_path)
         old = None
         if db_path.exists():
             roll_back_hot_journal(db_path)
@@ -95,9 +97,11 @@ def restore_from_backup(
         backups.validate_backup(backup_path)
     with writer_lock.held(data_dir):
         diskspace.ensure_space_for_restore(backup_path, db_path)
+        markers.refuse_if_running(read_json(markers.marker_path(db_path)) or {})
         restore_point = keep_restore_point(db_path, data_dir)
         connections.close_all()
         backups.restore_backup(backup_path, db_path, progress=progress)
+        markers.discard_stale(db_path)
     return restore_point
 
 

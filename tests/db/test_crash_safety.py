@@ -76,9 +76,10 @@ def test_killed_upgrade_finishes_on_the_next_run(shop_with_sales, step):
     assert not list((shop_with_sales.data_dir / "backups").glob("*.partial"))
 
 
-def test_killed_restore_is_completed_on_the_next_run(shop_with_sales):
+@pytest.mark.parametrize("step", ["during_restore", "restore_swapping"])
+def test_killed_restore_is_completed_on_the_next_run(shop_with_sales, step):
     before = dump(shop_with_sales.db)
-    _kill_at(shop_with_sales, "fail2", "during_restore")
+    _kill_at(shop_with_sales, "fail2", step)
     code, out = shop_with_sales.upgrade_json("fail2")  # restores the interrupted run, retries, fails, restores
     assert code == 3, out
     assert dump(shop_with_sales.db) == before

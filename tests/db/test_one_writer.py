@@ -168,3 +168,21 @@ def test_json_is_one_object_whatever_a_migration_prints(v1_shop):
     assert out["outcome"] == "upgraded" and out["applied"] == ["shopext.0002_noisy"]
     assert "a migration that talks on stdout" in proc.stderr
     assert "a child process prints too" in proc.stderr
+
+
+def test_an_explicit_restore_wins_over_a_stale_marker(v1_shop):
+    """The shop restored a backup on purpose after a crash: the next start must not undo that choice."""
+    made = v1_shop.manage("backup_db")
+    assert made.returncode == 0, made.stderr
+    conn = sqlite3.connect(v1_shop.db)
+    with conn:
+        conn.execute("DELETE FROM shopext_widget")
+    conn.close()
+    _kill(_pause(v1_shop, "v2", "during_migration"))
+    assert (v1_shop.data_dir / "upgrade-in-progress.json").exists()
+
+    proc = v1_shop.manage("restore_db", made.stdout.strip(), chain="v1")
+    assert proc.returncode == 0, proc.stderr
+    code, out = v1_shop.upgrade_json("v1")
+    assert (code, out["outcome"]) == (0, "up_to_date"), out
+    assert _sales(v1_shop.db) == 50  # the chosen backup, not the interrupted run's

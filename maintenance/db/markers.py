@@ -1,0 +1,56 @@
+"""The guarded run's marker: which backup undoes the run, who runs it, and what the files looked like.
+
+``upgrade-in-progress.json`` lives beside the database while a guarded run
+can leave it half-migrated. A later start restores its backup only when its
+owner is gone (see ``upgrade.finish_interrupted_runs``). An explicit choice of
+the shop — a restore, Start Fresh — replaces the database on purpose, so it
+discards a stale marker first; the half-migrated file is kept in its restore
+point or kept-aside copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from maintenance import exceptions
+from maintenance.db import writer_lock
+from maintenance.files import read_json
+
+log = logging.getLogger(__name__)
+UPGRADE_MARKER = "upgrade-in-progress.json"
+
+
+def marker_path(db_path: Path) -> Path:
+    return db_path.parent / UPGRADE_MARKER
+
+
+def live_owner(marker: dict) -> dict | None:
+    """Return the marker's owner when that process still runs (and is not us)."""
+    owner = marker.get("owner") or {}
+    pid = owner.get("pid")
+    if pid in (None, os.getpid()):
+        return None
+    return owner if writer_lock.process_alive(int(pid), owner.get("create_time")) else None
+
+
+def refuse_if_running(marker: dict) -> None:
+    """Raise DatabaseLockedError when the run that wrote ``marker`` is still going."""
+    owner = live_owner(marker)
+    if owner is not None:
+        raise exceptions.DatabaseLockedError(
+            f"A database upgrade is running in process {owner['pid']}: wait for it to finish. Nothing was changed.",
+            holder_pid=owner["pid"],
+            holder_name="a database upgrade",
+        )
+
+
+def discard_stale(db_path: Path) -> None:
+    """Drop an interrupted run's marker before the shop replaces the database on purpose."""
+    path = marker_path(db_path)
+    marker = read_json(path)
+    if marker is not None:
+        refuse_if_running(marker)
+        log.warning("discarding the marker of an interrupted upgrade: the database is being replaced on purpose")
+    path.unlink(missing_ok=True)
