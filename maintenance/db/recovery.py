@@ -188,12 +188,15 @@ def _repair(db_path: Path, now: datetime | None, progress: ProgressCallback | No
         )
     old = moves.kept_aside_name(db_path, now)
     moves.run(db_path.parent, "repair", [*moves.keep_aside_moves(db_path, old), moves.Move(repaired, db_path)])
+    return RepairReport(method, True, old, tables, message=_summary(tables, old))
+
+
+def _summary(tables: list[TableRecovery], old: Path) -> str:
+    """Say what was recovered and lost, never claiming "0 lost" where the damaged file cannot be counted."""
+    recovered = sum(t.recovered_rows for t in tables)
+    uncounted = [t.table for t in tables if t.lost_rows is None]
     lost = sum(t.lost_rows or 0 for t in tables)
-    return RepairReport(
-        method,
-        True,
-        old,
-        tables,
-        message=f"Recovered {sum(t.recovered_rows for t in tables)} rows; {lost} rows lost. "
-        f"The damaged database is kept as {old.name}.",
-    )
+    text = f"Recovered {recovered} rows; {lost} rows lost"
+    if uncounted:
+        text += f", and an unknown number in {', '.join(uncounted)} (the damaged pages cannot be counted)"
+    return f"{text}. The damaged database is kept as {old.name}."
