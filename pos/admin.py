@@ -6,11 +6,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from pos.exceptions import InvalidInput, SignInError
 from pos.models import (
     Business,
     Category,
+    LineVoid,
     Order,
     OrderLine,
     Payment,
@@ -32,9 +36,13 @@ def _is_id(value: object) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID
 
 
+def _symbol() -> str:
+    return Business.objects.values_list("currency_symbol", flat=True).first() or "£"
+
+
 def _money(field: str, label: str):
     def show(obj) -> str:
-        return format_money(getattr(obj, field) or 0)
+        return format_money(getattr(obj, field) or 0, _symbol())
 
     show.short_description = label  # type: ignore[attr-defined]
     show.admin_order_field = field  # type: ignore[attr-defined]
@@ -83,22 +91,102 @@ class BusinessAdmin(CheckedAdmin):
 
 
 class StaffProfileForm(forms.ModelForm):
+    """A member of staff in one form: name, role and till PIN (the Django user is made and kept in step)."""
+
+    first_name = forms.CharField(label="First name", max_length=150)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
     new_pin = forms.CharField(
         required=False,
-        label="New till PIN",
+        label="Till PIN",
         widget=forms.PasswordInput(render_value=False),
         help_text="4 to 8 digits. Leave empty to keep the current PIN. Stored hashed.",
+    )
+    active = forms.BooleanField(label="Can sign in", required=False, initial=True)
+    backoffice_password = forms.CharField(
+        required=False,
+        label="Back-office password",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Managers only: to sign in to this back-office. Leave empty to keep the current one.",
     )
 
     class Meta:
         model = StaffProfile
-        fields = ["user", "role", "new_pin"]
+        fields = ["first_name", "last_name", "role", "new_pin", "active", "backoffice_password"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        user = getattr(self.instance, "user", None) if self.instance.pk else None
+        if user is not None:
+            self.initial.setdefault("first_name", user.first_name)
+            self.initial.setdefault("last_name", user.last_name)
+            self.initial.setdefault("active", user.is_active)
+        else:
+            self.fields["new_pin"].required = True
+            self.fields["new_pin"].help_text = "4 to 8 digits. Stored hashed."
 
     def clean_new_pin(self) -> str:
         pin = self.cleaned_data.get("new_pin", "")
         if pin and not pins.PIN_RE.fullmatch(pin):
             raise forms.ValidationError("A PIN is 4 to 8 digits (0-9), nothing else.")
         return pin
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("backoffice_password")
+        if password and cleaned.get("role") != StaffProfile.Role.MANAGER:
+            self.add_error("backoffice_password", "Only managers sign in to the back-office.")
+        elif password:
+            from django.contrib.auth import password_validation
+
+            try:
+                password_validation.validate_password(password)
+            except forms.ValidationError as err:
+                self.add_error("backoffice_password", err)
+        return cleaned
+
+    def _username(self) -> str:
+        from django.contrib.auth import get_user_model
+        from django.utils.text import slugify
+
+        base = slugify(f"{self.cleaned_data['first_name']} {self.cleaned_data.get('last_name', '')}")[:140] or "staff"
+        users = get_user_model().objects
+        name, n = base, 1
+        while users.filter(username=name).exists():
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    def save(self, commit: bool = True) -> StaffProfile:
+        from django.contrib.auth import get_user_model
+
+        from pos.services.demo import ensure_managers_group
+
+        profile = super().save(commit=False)
+        user = profile.user if profile.user_id else get_user_model()(username=self._username())
+        if not user.pk:
+            user.set_unusable_password()
+        user.first_name = self.cleaned_data["first_name"].strip()
+        user.last_name = (self.cleaned_data.get("last_name") or "").strip()
+        user.is_active = self.cleaned_data.get("active", True)
+        is_manager = profile.role == StaffProfile.Role.MANAGER
+        user.is_staff = is_manager and (
+            user.has_usable_password() or bool(self.cleaned_data.get("backoffice_password"))
+        )
+        if self.cleaned_data.get("backoffice_password"):
+            user.set_password(self.cleaned_data["backoffice_password"])
+        user.save()
+        group = ensure_managers_group()
+        if is_manager:
+            user.groups.add(group)
+        else:
+            user.groups.remove(group)
+            user.is_staff = False
+            user.set_unusable_password()
+            user.save()
+        profile.user = user
+        if commit:
+            profile.save()
+        return profile
 
 
 class ProductForm(forms.ModelForm):
@@ -133,14 +221,19 @@ class ProductForm(forms.ModelForm):
 @admin.register(StaffProfile)
 class StaffProfileAdmin(CheckedAdmin):
     form = StaffProfileForm
-    list_display = ["display_name", "role", "has_pin", "locked"]
+    list_display = ["display_name", "role", "has_pin", "locked", "can_sign_in"]
     list_filter = ["role"]
+    list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     actions = ["unlock"]
 
     @admin.display(boolean=True, description="PIN set")
     def has_pin(self, obj: StaffProfile) -> bool:
         return bool(obj.pin_hash)
+
+    @admin.display(boolean=True, description="Can sign in")
+    def can_sign_in(self, obj: StaffProfile) -> bool:
+        return obj.user.is_active
 
     @admin.display(boolean=True, description="Locked")
     def locked(self, obj: StaffProfile) -> bool:
@@ -162,9 +255,41 @@ class StaffProfileAdmin(CheckedAdmin):
         queryset.update(failed_pin_attempts=0, pin_locked_until=None)
 
 
+class VatRateForm(forms.ModelForm):
+    """The rate is typed in percent ("20" or "17.5" or "5,5"), stored in basis points (2000)."""
+
+    percent = forms.CharField(label="Rate (%)", max_length=10, help_text="In percent, e.g. 20 for 20 %, 5 or 17.5.")
+
+    class Meta:
+        model = VatRate
+        fields = ["name", "percent"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and self.instance.rate_bp is not None:
+            whole, hundredths = divmod(self.instance.rate_bp, 100)
+            self.initial.setdefault("percent", f"{whole}.{hundredths:02d}".rstrip("0").rstrip("."))
+
+    def clean_percent(self) -> str:
+        text = self.cleaned_data["percent"].strip().rstrip("%").strip()
+        try:
+            basis_points = parse_money(text)  # the same rules: digits, one separator, two decimals at most
+        except InvalidInput:
+            raise forms.ValidationError("Type the rate in percent, e.g. 20 or 17.5.") from None
+        if basis_points > 10000:
+            raise forms.ValidationError("A VAT rate is at most 100 %.")
+        self.instance.rate_bp = basis_points
+        return text
+
+
 @admin.register(VatRate)
 class VatRateAdmin(CheckedAdmin):
-    list_display = ["name", "rate_bp"]
+    form = VatRateForm
+    list_display = ["name", "percent"]
+
+    @admin.display(description="rate", ordering="rate_bp")
+    def percent(self, obj: VatRate) -> str:
+        return f"{obj.rate_bp / 100:g} %"
 
 
 @admin.register(Category)
@@ -203,17 +328,66 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["product_name", "quantity", "unit_price_minor", "vat_rate_bp", "line_total_minor", "vat_minor"]
+    fields = ["product_name", "quantity", "unit_price", "vat_rate", "line_total", "vat"]
+    readonly_fields = fields
+
+    @admin.display(description="unit price")
+    def unit_price(self, obj: OrderLine) -> str:
+        return format_money(obj.unit_price_minor, _symbol())
+
+    @admin.display(description="VAT rate")
+    def vat_rate(self, obj: OrderLine) -> str:
+        return f"{obj.vat_rate_bp / 100:g} %"
+
+    @admin.display(description="total")
+    def line_total(self, obj: OrderLine) -> str:
+        return format_money(obj.line_total_minor, _symbol())
+
+    @admin.display(description="VAT")
+    def vat(self, obj: OrderLine) -> str:
+        return format_money(obj.vat_minor, _symbol())
 
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ["method", "amount_minor", "tendered_minor", "change_minor", "created_at", "taken_by"]
+    fields = ["method", "amount", "tendered", "change", "created_at", "taken_by"]
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount(self, obj: Payment) -> str:
+        return format_money(obj.amount_minor, _symbol())
+
+    @admin.display(description="cash tendered")
+    def tendered(self, obj: Payment) -> str:
+        return "—" if obj.tendered_minor is None else format_money(obj.tendered_minor, _symbol())
+
+    @admin.display(description="change")
+    def change(self, obj: Payment) -> str:
+        return format_money(obj.change_minor, _symbol())
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["amount_minor", "method", "reason", "created_at", "refunded_by"]
+    fields = ["amount", "vat", "method", "reason", "created_at", "refunded_by", "approved_by"]
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount(self, obj: Refund) -> str:
+        return format_money(obj.amount_minor, _symbol())
+
+    @admin.display(description="VAT")
+    def vat(self, obj: Refund) -> str:
+        return format_money(obj.vat_minor, _symbol())
+
+
+class LineVoidInline(ReadOnlyInline):
+    model = LineVoid
+    fields = ["product_name", "quantity", "amount", "reason", "created_at", "requested_by", "approved_by"]
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount(self, obj: LineVoid) -> str:
+        return format_money(obj.amount_minor, _symbol())
 
 
 @admin.register(Order)
@@ -233,20 +407,38 @@ class OrderAdmin(CheckedAdmin):
     search_fields = ["id"]
     ordering = ["-created_at", "-id"]
     list_select_related = ["cashier", "table"]
-    inlines = [OrderLineInline, PaymentInline, RefundInline]
+    inlines = [OrderLineInline, PaymentInline, RefundInline, LineVoidInline]
     show_full_result_count = False  # a count(*) over a million orders on every page is not worth it
     readonly_fields = [
         "status",
         "cashier",
         "created_at",
         "paid_at",
-        "total_minor",
-        "vat_minor",
+        "total",
+        "vat",
         "voided_at",
         "voided_by",
         "z_report",
+        "receipt",
     ]
     fields = readonly_fields[:4] + ["table", "void_reason"] + readonly_fields[4:]
+
+    @admin.display(description="total")
+    def total(self, obj: Order) -> str:
+        return format_money(obj.total_minor, _symbol())
+
+    @admin.display(description="VAT")
+    def vat(self, obj: Order) -> str:
+        return format_money(obj.vat_minor, _symbol())
+
+    @admin.display(description="receipt")
+    def receipt(self, obj: Order):
+        if obj.pk is None or obj.status == Order.Status.OPEN:
+            return "—"
+        links = [format_html('<a href="{}">Reprint receipt</a>', reverse("pos:receipt", args=[obj.pk]))]
+        if obj.status == Order.Status.PAID:
+            links.append(format_html('<a href="{}">Refund…</a>', reverse("pos:refund", args=[obj.pk])))
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
     def has_add_permission(self, request) -> bool:
         return False  # orders are rung up on the till
@@ -274,6 +466,19 @@ class ZReportAdmin(CheckedAdmin):
         _money("refunds_minor", "refunds"),
     ]
     date_hierarchy = "created_at"
+    fields = [
+        "printable",
+        "created_at",
+        "closed_by",
+        "order_count",
+        "gross",
+        "vat",
+        "refunds",
+        "net",
+        "methods",
+        "rates",
+    ]
+    readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -284,12 +489,68 @@ class ZReportAdmin(CheckedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="report")
+    def printable(self, obj: ZReport):
+        return format_html('<a href="{}">Open the printable Z report</a>', reverse("pos:z_detail", args=[obj.pk]))
+
+    @admin.display(description="gross takings")
+    def gross(self, obj: ZReport) -> str:
+        return format_money(obj.gross_minor, _symbol())
+
+    @admin.display(description="of which VAT")
+    def vat(self, obj: ZReport) -> str:
+        return format_money(obj.vat_minor, _symbol())
+
+    @admin.display(description="refunds")
+    def refunds(self, obj: ZReport) -> str:
+        return f"{format_money(obj.refunds_minor, _symbol())} ({obj.refund_count})"
+
+    @admin.display(description="net takings")
+    def net(self, obj: ZReport) -> str:
+        return format_money(obj.gross_minor - obj.refunds_minor, _symbol())
+
+    @admin.display(description="by payment method")
+    def methods(self, obj: ZReport):
+        names = {"cash": "Cash", "card": "Card", "cash_refunds": "Cash refunds", "card_refunds": "Card refunds"}
+        rows = ((names.get(k, k), format_money(int(v or 0), _symbol())) for k, v in (obj.by_method or {}).items())
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows) or "—"
+
+    @admin.display(description="by VAT rate")
+    def rates(self, obj: ZReport):
+        items = sorted(((int(k), v) for k, v in (obj.by_vat_rate or {}).items()), reverse=True)
+        sym = _symbol()
+        rows = (
+            (f"{bp / 100:g} %", format_money(int(v.get("gross", 0)), sym), format_money(int(v.get("vat", 0)), sym))
+            for bp, v in items
+        )
+        return format_html_join(mark_safe("<br>"), "{}: gross {}, VAT {}", rows) or "—"
+
 
 @admin.register(Refund)
 class RefundAdmin(CheckedAdmin):
-    list_display = ["id", "order", _money("amount_minor", "amount"), "method", "reason", "created_at", "refunded_by"]
+    list_display = [
+        "id",
+        "order",
+        _money("amount_minor", "amount"),
+        _money("vat_minor", "VAT"),
+        "method",
+        "reason",
+        "created_at",
+        "refunded_by",
+        "approved_by",
+    ]
     list_filter = ["method"]
-    list_select_related = ["order", "refunded_by"]
+    list_select_related = ["order", "refunded_by", "approved_by"]
+    fields = ["order", "amount", "vat", "method", "reason", "created_at", "refunded_by", "approved_by", "z_report"]
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount(self, obj: Refund) -> str:
+        return format_money(obj.amount_minor, _symbol())
+
+    @admin.display(description="VAT")
+    def vat(self, obj: Refund) -> str:
+        return format_money(obj.vat_minor, _symbol())
 
     def has_add_permission(self, request) -> bool:
         return False

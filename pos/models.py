@@ -121,6 +121,9 @@ class ZReport(models.Model):
     gross_minor = models.BigIntegerField(default=0)
     vat_minor = models.BigIntegerField(default=0)
     refunds_minor = models.BigIntegerField(default=0)
+    refunds_vat_minor = models.BigIntegerField(default=0)
+    refund_count = models.PositiveIntegerField(default=0)
+    void_count = models.PositiveIntegerField(default=0)
     by_method = models.JSONField(default=dict, help_text="minor units per payment method")
     by_vat_rate = models.JSONField(default=dict, help_text="gross and VAT per rate (basis points)")
 
@@ -201,13 +204,59 @@ class Payment(models.Model):
 
 
 class Refund(models.Model):
+    """Money given back on a paid order: all of it or some of its lines, approved by a manager."""
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     amount_minor = models.BigIntegerField()
+    vat_minor = models.BigIntegerField(default=0, help_text="VAT contained in the amount refunded")
     method = models.CharField(max_length=10, choices=Payment.Method.choices)
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     refunded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     z_report = models.ForeignKey(ZReport, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
 
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
     def __str__(self) -> str:
-        return f"Refund {self.amount_minor} on order #{self.order_id}"
+        return f"Refund #{self.pk} on order #{self.order_id}"
+
+
+class RefundLine(models.Model):
+    """How much of one order line a refund gave back."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refunds")
+    quantity = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField()
+    vat_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.order_line.product_name}"
+
+
+class LineVoid(models.Model):
+    """A line taken off an open order with a manager's approval: kept for the record."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="line_voids")
+    product_name = models.CharField(max_length=120)
+    quantity = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    z_report = models.ForeignKey(ZReport, on_delete=models.PROTECT, null=True, blank=True, related_name="line_voids")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "voided line"
+
+    def __str__(self) -> str:
+        return f"Void {self.quantity} × {self.product_name} on order #{self.order_id}"

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_POST
 
 from pos.decorators import till_user_required
 from pos.exceptions import PosError
-from pos.models import Business, Category, Order, Product, StaffProfile, Table
+from pos.models import Business, Category, Order, Product, StaffProfile, Table, ZReport
 from pos.services import orders, pins, reports
-from pos.services.money import parse_money
+from pos.services.money import MAX_AMOUNT_MINOR, format_money, parse_money
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id in a query is an OverflowError, not "not found"
 
@@ -32,42 +32,130 @@ def _id(value: object) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+CURRENT = "pos_order"
+"""Session key: the order on the till's screen (others stay open as parked orders and table tabs)."""
+PENDING_TABLE = "pos_table"
+"""Session key: a table chosen with an empty basket; its tab opens with the first item (no empty orders)."""
+JUST_PAID = "pos_paid"
+
+
+def _current(request: HttpRequest) -> Order | None:
+    """Return the open order on this till's screen, if any."""
+    pk = _id(request.session.get(CURRENT))
+    order = Order.objects.select_related("table").filter(pk=pk, status=Order.Status.OPEN).first() if pk else None
+    if order is None and CURRENT in request.session:
+        del request.session[CURRENT]
+    return order
+
+
+def _pending_table(request: HttpRequest) -> Table | None:
+    pk = _id(request.session.get(PENDING_TABLE))
+    return Table.objects.filter(pk=pk, active=True).first() if pk else None
+
+
+def _show(request: HttpRequest, order: Order | None) -> None:
+    """Put ``order`` on the screen (or nothing)."""
+    request.session.pop(PENDING_TABLE, None)
+    if order is None:
+        request.session.pop(CURRENT, None)
+    else:
+        request.session[CURRENT] = order.pk
+
+
+def _put_aside(request: HttpRequest) -> Order | None:
+    """Take the current order off the screen: parked if it has lines, deleted if empty. Return it if parked."""
+    order = _current(request)
+    _show(request, None)
+    if order is None or orders.discard_if_empty(order):
+        return None
+    order.refresh_from_db()
+    return order if order.status == Order.Status.OPEN else None
+
+
+def _order_for(request: HttpRequest) -> Order:
+    """Return the order on the screen, opening one (on the chosen table, if any) for the first item."""
+    order = _current(request)
+    if order is None:
+        table = _pending_table(request)
+        order = (orders.tab_for(table) if table else None) or orders.open_order(request.user, table=table)
+        _show(request, order)
+    return order
+
+
+def _approver(request: HttpRequest):
+    """Return the manager (a user) whose PIN was typed on the page, or raise PosError saying what is wrong."""
+    try:
+        return pins.approve(_id(request.POST.get("approver")), request.POST.get("approver_pin", "")).user
+    except PosError as err:
+        raise PosError(f"Manager approval: {err.message}") from err
+
+
 def signin(request: HttpRequest) -> HttpResponse:
     staff = StaffProfile.objects.select_related("user").filter(user__is_active=True)
+    chosen = None
     if request.method == "POST":
         staff_id = _id(request.POST.get("staff"))
         profile = staff.filter(pk=staff_id).first() if staff_id else None
+        pin = request.POST.get("pin", "")
         if profile is None:
             messages.error(request, "Choose your name first.")
+        elif not pin.strip():
+            chosen = profile.pk
+            messages.error(request, "Type your PIN, then press Sign in.")  # not a guess: not counted
         else:
+            chosen = profile.pk
             try:
-                pins.verify_pin(profile, request.POST.get("pin", ""))
+                pins.verify_pin(profile, pin)
             except PosError as err:
                 messages.error(request, err.message)
             else:
+                if request.user.is_authenticated and request.user.pk != profile.user_id:
+                    _put_aside(request)  # a shift change: the last person's order stays open, or goes if empty
                 login(request, profile.user, backend="django.contrib.auth.backends.ModelBackend")
+                orders.discard_empty_orders(profile.user)
                 return redirect("pos:till")
-    return render(request, "pos/signin.html", {"staff": staff, "business": _business()})
+    return render(request, "pos/signin.html", {"staff": staff, "business": _business(), "chosen": chosen})
 
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        parked = _put_aside(request)
+        if parked is not None:
+            messages.info(request, f"Order #{parked.pk} stays open for the next person.")
     logout(request)
     return redirect("pos:signin")
+
+
+def _here(request: HttpRequest, *keep: str) -> str:
+    """Return the till page's own address with only the filters in ``keep`` (for forms to come back to)."""
+    params = {key: request.GET[key] for key in keep if request.GET.get(key)}
+    return "/" + ("?" + urlencode(params) if params else "")
 
 
 @till_user_required
 def till(request: HttpRequest) -> HttpResponse:
     categories = list(Category.objects.all())
     query = request.GET.get("q", "").strip()
+    view = request.GET.get("view", "")
     selected = None
+    products: list[Product] = []
     if query:
         products = list(orders.search_products(query))
-    else:
+    elif view != "tables":
         selected = next((c for c in categories if str(c.pk) == request.GET.get("category")), None)
         selected = selected or (categories[0] if categories else None)
-        products = list(Product.objects.filter(active=True, category=selected).select_related("vat_rate"))
-    order = orders.current_order(request.user)
+        products = list(Product.objects.filter(active=True, category=selected).select_related("vat_rate", "category"))
+    order = _current(request)
+    lines = list(order.lines.all()) if order else []
+    open_list = list(orders.open_orders())
+    tabs = {o.table_id: o for o in open_list if o.table_id}
+    tables = [(table, tabs.get(table.pk)) for table in Table.objects.filter(active=True)]
+    line_to_void = None
+    if request.GET.get("void_line") and order is not None:
+        line_to_void = next((ln for ln in lines if str(ln.pk) == request.GET["void_line"]), None)
+    managers = list(pins.managers())
+    me = getattr(request.user, "staff", None)
     return render(
         request,
         "pos/till.html",
@@ -77,15 +165,19 @@ def till(request: HttpRequest) -> HttpResponse:
             "selected": selected,
             "products": products,
             "query": query,
+            "view": view,
             "order": order,
-            "lines": list(order.lines.all()) if order else [],
-            "tables": Table.objects.filter(active=True),
+            "lines": lines,
+            "pending_table": None if order else _pending_table(request),
+            "open_orders": [o for o in open_list if order is None or o.pk != order.pk],
+            "tables": tables,
+            "here": _here(request, "category", "q", "view"),
+            "confirm_void": request.GET.get("void") == "order" and bool(lines),
+            "line_to_void": line_to_void,
+            "managers": managers,
+            "approver_default": me.pk if me and me.role == StaffProfile.Role.MANAGER else None,
         },
     )
-
-
-def _order_for(request: HttpRequest) -> Order:
-    return orders.current_order(request.user) or orders.open_order(request.user)
 
 
 def _back(request: HttpRequest) -> HttpResponse:
@@ -116,6 +208,10 @@ def add_product(request: HttpRequest) -> HttpResponse:
     return _back(request)
 
 
+def _looks_like_barcode(code: str) -> bool:
+    return code.isascii() and code.isdigit() and len(code) >= 6
+
+
 @require_POST
 @till_user_required
 def scan(request: HttpRequest) -> HttpResponse:
@@ -128,22 +224,25 @@ def scan(request: HttpRequest) -> HttpResponse:
         return redirect("pos:till")
     product = orders.find_by_code(code)
     if product is None:
+        if _looks_like_barcode(code):
+            messages.error(request, f"Barcode not found: {code}. Nothing was added.")
+            return _back(request)
         return redirect("/?" + urlencode({"q": code}))  # not a barcode: show it as a search
     try:
         orders.add_product(_order_for(request), product)
     except PosError as err:
         messages.error(request, err.message)
-    return redirect("pos:till")
+    return _back(request)
 
 
 @require_POST
 @till_user_required
 def set_quantity(request: HttpRequest, line_id: str) -> HttpResponse:
-    order = orders.current_order(request.user)
+    order = _current(request)
     try:
         quantity = orders.parse_quantity(request.POST.get("quantity"))
         if order is None:
-            raise PosError("There is no open order.")
+            raise PosError("That item was already taken off the order." if quantity == 0 else "There is no open order.")
         number = _id(line_id)
         if number is None:
             raise PosError("That item is no longer on the order.")
@@ -153,66 +252,178 @@ def set_quantity(request: HttpRequest, line_id: str) -> HttpResponse:
     return _back(request)
 
 
+def _posted_table(request: HttpRequest) -> tuple[bool, Table | None]:
+    """Return (ok, table) for the posted ``table``: ok is False (and a message set) for one not in the list."""
+    posted = request.POST.get("table", "").strip()
+    if not posted:
+        return True, None
+    table_id = _id(posted)
+    table = Table.objects.filter(pk=table_id, active=True).first() if table_id else None
+    if table is None:
+        messages.error(request, "Choose a table from the list.")
+        return False, None
+    return True, table
+
+
 @require_POST
 @till_user_required
 def set_table(request: HttpRequest) -> HttpResponse:
-    posted = request.POST.get("table", "").strip()
-    table = None
-    if posted:
-        table_id = _id(posted)
-        table = Table.objects.filter(pk=table_id, active=True).first() if table_id else None
-        if table is None:
-            messages.error(request, "Choose a table from the list.")
-            return redirect("pos:till")
-    order = orders.current_order(request.user)
-    if order is None and table is None:
-        return redirect("pos:till")  # no order and no table: nothing to change
+    """Put the order on the screen on a table (or none); with an empty basket, open that table's tab."""
+    ok, table = _posted_table(request)
+    if not ok:
+        return redirect("pos:till")
+    order = _current(request)
+    if order is None or not order.lines.exists():
+        return _open_tab(request, table)
+    tab = orders.tab_for(table) if table else None
+    if tab is not None and tab.pk != order.pk:
+        messages.error(request, f"{table.name} already has an open tab (order #{tab.pk}). Open it from Tables.")
+        return redirect("pos:till")
     try:
-        orders.assign_table(order or orders.open_order(request.user), table)
+        orders.assign_table(order, table)
     except PosError as err:
         messages.error(request, err.message)
     return redirect("pos:till")
 
 
+def _open_tab(request: HttpRequest, table: Table | None) -> HttpResponse:
+    parked = _put_aside(request)
+    if parked is not None:
+        messages.info(request, f"Order #{parked.pk} parked{f' on {parked.table.name}' if parked.table else ''}.")
+    if table is None:
+        return redirect("pos:till")
+    tab = orders.tab_for(table)
+    if tab is not None:
+        _show(request, tab)
+    else:
+        request.session[PENDING_TABLE] = table.pk  # the tab opens with its first item
+    return redirect("pos:till")
+
+
+@require_POST
+@till_user_required
+def open_tab(request: HttpRequest) -> HttpResponse:
+    """A table tile: park what is on the screen and show that table's tab (a new one if it has none)."""
+    ok, table = _posted_table(request)
+    if not ok:
+        return redirect("/?view=tables")
+    if table is None:
+        messages.error(request, "Choose a table from the list.")
+        return redirect("/?view=tables")
+    return _open_tab(request, table)
+
+
+@require_POST
+@till_user_required
+def park(request: HttpRequest) -> HttpResponse:
+    """Set the order on the screen aside (it stays open) and start a new one."""
+    order = _current(request)
+    parked = _put_aside(request)
+    if parked is not None:
+        messages.success(request, f"Order #{parked.pk} parked. Resume it from Open orders.")
+    elif order is None:
+        messages.error(request, "There is no order to park.")
+    return redirect("pos:till")
+
+
+@require_POST
+@till_user_required
+def resume(request: HttpRequest) -> HttpResponse:
+    pk = _id(request.POST.get("order"))
+    wanted = orders.open_orders().filter(pk=pk).first() if pk else None
+    if wanted is None:
+        messages.error(request, "That order is no longer open: it was paid, voided or emptied.")
+        return redirect("pos:till")
+    current = _current(request)
+    if current is None or current.pk != wanted.pk:
+        _put_aside(request)
+        _show(request, wanted)
+    return redirect("pos:till")
+
+
+def _quick_cash(value: str, order: Order) -> int:
+    """Return the minor units of a quick-cash button (``exact`` or a whole number of minor units)."""
+    if value == "exact":
+        return order.total_minor
+    amount = _id(value)
+    if amount is None or amount > MAX_AMOUNT_MINOR:
+        raise PosError("Type the cash handed over.")
+    return amount
+
+
 @require_POST
 @till_user_required
 def pay(request: HttpRequest) -> HttpResponse:
-    order = orders.current_order(request.user)
+    order = _current(request)
     if order is None:
         messages.error(request, "The basket is empty.")
         return redirect("pos:till")
     method = request.POST.get("method", "")
+    quick = request.POST.get("quick", "")
     business = _business()
     try:
         symbol = business.currency_symbol if business else ""
-        tendered = parse_money(request.POST.get("tendered", ""), symbol) if method == "cash" else None
+        if quick:
+            method, tendered = "cash", _quick_cash(quick, order)
+        else:
+            tendered = parse_money(request.POST.get("tendered", ""), symbol) if method == "cash" else None
         orders.pay(order, method, taken_by=request.user, tendered_minor=tendered)
     except PosError as err:
         messages.error(request, err.message)
         return redirect("pos:till")
+    _show(request, None)
+    request.session[JUST_PAID] = order.pk
     return redirect("pos:receipt", pk=order.pk)
 
 
 @require_POST
 @till_user_required
 def void(request: HttpRequest) -> HttpResponse:
-    order = orders.current_order(request.user)
-    if order is not None:
-        try:
-            orders.void_order(order, request.user, request.POST.get("reason", ""))
-            messages.success(request, f"Order #{order.pk} voided.")
-        except PosError as err:
-            messages.error(request, err.message)
-    else:
+    order = _current(request)
+    if order is None or not order.lines.exists():
         messages.error(request, "There is no open order to void.")
+        return redirect("pos:till")
+    try:
+        approver = _approver(request)
+        orders.void_order(order, approver, request.POST.get("reason", ""))
+    except PosError as err:
+        messages.error(request, err.message)
+        return redirect("/?void=order")
+    _show(request, None)
+    messages.success(request, f"Order #{order.pk} voided.")
     return redirect("pos:till")
+
+
+@require_POST
+@till_user_required
+def void_line(request: HttpRequest, line_id: str) -> HttpResponse:
+    order = _current(request)
+    number = _id(line_id)
+    if order is None or number is None:
+        messages.error(request, "That item was already taken off the order.")
+        return redirect("pos:till")
+    try:
+        approver = _approver(request)
+        record = orders.void_line(
+            order, number, by=request.user, approved_by=approver, reason=request.POST.get("reason", "")
+        )
+    except PosError as err:
+        messages.error(request, err.message)
+        return redirect("/?" + urlencode({"void_line": number}))
+    messages.success(request, f"Voided {record.quantity} × {record.product_name}.")
+    return redirect("pos:till")
+
+
+def _order_or_404(pk: int) -> Order:
+    order = Order.objects.select_related("cashier", "table").filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if order is None:
+        raise Http404("No such receipt.")
+    return order
 
 
 @till_user_required
 def receipt(request: HttpRequest, pk: int) -> HttpResponse:
-    order = Order.objects.select_related("cashier", "table").filter(pk=pk).first() if 0 < pk <= MAX_ID else None
-    if order is None:
-        raise Http404("No such receipt.")
+    order = _order_or_404(pk)
     lines = list(order.lines.all())
     vat_rates: dict[int, dict[str, int]] = {}
     for line in lines:
@@ -220,6 +431,8 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
         entry["gross"] += line.line_total_minor
         entry["vat"] += line.vat_minor
         entry["net"] = entry["gross"] - entry["vat"]
+    payment = order.payments.first()
+    just_paid = request.session.pop(JUST_PAID, None) == order.pk
     return render(
         request,
         "pos/receipt.html",
@@ -227,10 +440,91 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
             "business": _business(),
             "order": order,
             "lines": lines,
-            "payment": order.payments.first(),
+            "payment": payment,
             "vat_rates": sorted(vat_rates.items(), reverse=True),
+            "refunds": list(order.refunds.prefetch_related("lines__order_line").select_related("approved_by")),
+            "change_due": payment.change_minor if just_paid and payment and payment.method == "cash" else None,
+            "can_refund": order.status == Order.Status.PAID,
         },
     )
+
+
+def _posted_quantities(request: HttpRequest, refundable: list) -> dict[int, int]:
+    if request.POST.get("whole"):
+        return {line.pk: left for line, left in refundable if left > 0}
+    wanted: dict[int, int] = {}
+    for line, _left in refundable:
+        typed = request.POST.get(f"qty_{line.pk}", "").strip()
+        if typed:
+            wanted[line.pk] = orders.parse_quantity(typed)
+    return wanted
+
+
+@till_user_required
+def refund(request: HttpRequest, pk: int) -> HttpResponse:
+    """Refund a paid order, whole or some of its lines, by cash or card, with a reason and a manager's PIN."""
+    order = _order_or_404(pk)
+    if request.method == "POST" and order.status == Order.Status.PAID:
+        refundable = orders.refundable_lines(order)
+        try:
+            wanted = _posted_quantities(request, refundable)
+            if not any(wanted.values()):
+                raise PosError("Choose what to refund: at least one item.")
+            approver = _approver(request)
+            done = orders.refund_lines(
+                order,
+                wanted,
+                method=request.POST.get("method", ""),
+                reason=request.POST.get("reason", ""),
+                by=request.user,
+                approved_by=approver,
+            )
+        except PosError as err:
+            messages.error(request, err.message)
+        else:
+            symbol = (_business() or Business(currency_symbol="£")).currency_symbol
+            messages.success(
+                request,
+                f"Refunded {format_money(done.amount_minor, symbol)} by {done.get_method_display().lower()}.",
+            )
+            return redirect("pos:receipt", pk=order.pk)
+    elif request.method == "POST":
+        messages.error(request, f"Only a paid order can be refunded; order #{order.pk} is {order.status}.")
+    payment = order.payments.first()
+    me = getattr(request.user, "staff", None)
+    return render(
+        request,
+        "pos/refund.html",
+        {
+            "business": _business(),
+            "order": order,
+            "refundable": orders.refundable_lines(order),
+            "payment": payment,
+            "method": request.POST.get("method") or (payment.method if payment else "cash"),
+            "reason": request.POST.get("reason", ""),
+            "managers": list(pins.managers()),
+            "approver_default": me.pk if me and me.role == StaffProfile.Role.MANAGER else None,
+        },
+    )
+
+
+@till_user_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    """Past orders of the day (since the last Z report), newest first: reprint a receipt or refund."""
+    number = request.GET.get("n", "").strip().lstrip("#")
+    found = None
+    if number:
+        pk = _id(number)
+        found = Order.objects.filter(pk=pk).exclude(status=Order.Status.OPEN).first() if pk else None
+        if found is not None:
+            return redirect("pos:receipt", pk=found.pk)
+        messages.error(request, f"No receipt #{number[:20]}.")
+    recent = (
+        Order.objects.exclude(status=Order.Status.OPEN)
+        .select_related("cashier", "table")
+        .order_by("-created_at", "-pk")[:50]
+    )
+    return render(request, "pos/orders.html", {"business": _business(), "orders": recent})
 
 
 @till_user_required
@@ -254,4 +548,27 @@ def z_report(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("Only a manager can close the day with a Z report.")
     z = reports.close_z_report(request.user)
     messages.success(request, f"Z report #{z.pk} closed: {z.order_count} sales.")
-    return redirect("pos:x_report")
+    return redirect("pos:z_detail", pk=z.pk)
+
+
+@till_user_required
+def z_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A closed day's Z report, readable and printable."""
+    z = ZReport.objects.select_related("closed_by").filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if z is None:
+        raise Http404("No such Z report.")
+    previous = ZReport.objects.filter(created_at__lt=z.created_at).order_by("-created_at").first()
+    by_vat = sorted(((int(k), v) for k, v in (z.by_vat_rate or {}).items()), reverse=True)
+    return render(
+        request,
+        "pos/z_report.html",
+        {
+            "business": _business(),
+            "z": z,
+            "previous": previous,
+            "by_vat": by_vat,
+            "methods": {key: 0 for key in ("cash", "card", "cash_refunds", "card_refunds")} | (z.by_method or {}),
+            "refunds": list(z.refunds.select_related("order", "approved_by").order_by("created_at")),
+            "line_voids": list(z.line_voids.select_related("approved_by").order_by("created_at")),
+        },
+    )

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from pos.exceptions import InvalidInput, OrderClosedError, PaymentError, PosError
-from pos.models import Order, OrderLine, Payment, Product, Refund, Table
+from pos.models import LineVoid, Order, OrderLine, Payment, Product, Refund, RefundLine, Table
 from pos.services.money import MAX_AMOUNT_MINOR, format_money, line_amounts
 
 MAX_QUANTITY = 999
@@ -176,27 +176,181 @@ def void_order(order: Order, by, reason: str = "", now: datetime | None = None) 
     order.save(update_fields=["status", "voided_by", "voided_at", "void_reason"])
 
 
+def _clean_reason(reason: str | None, *, required: str = "") -> str:
+    """Return a typed reason, stripped; ``required`` is the message when it must not be empty."""
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise PosError(required)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"Keep the reason to {MAX_REASON_LENGTH} characters.")
+    if not reason.isprintable():
+        raise InvalidInput("Type the reason as plain text.")
+    return reason
+
+
+def refunded_quantities(order: Order) -> dict[int, int]:
+    """Return, per order line id, how many of it were already refunded."""
+    rows = RefundLine.objects.filter(refund__order=order).values("order_line_id").annotate(n=Sum("quantity"))
+    return {row["order_line_id"]: row["n"] or 0 for row in rows}
+
+
+def refundable_lines(order: Order) -> list[tuple[OrderLine, int]]:
+    """Return each line of the order with the quantity that can still be refunded."""
+    done = refunded_quantities(order)
+    return [(line, line.quantity - done.get(line.pk, 0)) for line in order.lines.all()]
+
+
 @transaction.atomic
-def refund_order(order: Order, by, reason: str, now: datetime | None = None) -> Refund:
-    """Refund a paid order in full, by the method it was paid with."""
+def refund_lines(
+    order: Order,
+    quantities: dict[int, int],
+    *,
+    method: str,
+    reason: str,
+    by,
+    approved_by=None,
+    now: datetime | None = None,
+) -> Refund:
+    """Refund some of a paid order's lines: ``quantities`` maps order line id to how many to give back.
+
+    Amounts are exact: refunding a line in parts gives back, in total, exactly
+    the line's gross and VAT (each part is the difference of the cumulative
+    amounts). When nothing is left to refund the order becomes ``refunded``.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status != Order.Status.PAID:
         raise OrderClosedError(f"Only a paid order can be refunded; order #{order.pk} is {order.status}.")
-    if not reason.strip():
-        raise PosError("Give a reason for the refund.")
-    if len(reason.strip()) > Refund._meta.get_field("reason").max_length:
-        raise InvalidInput(f"Keep the reason to {Refund._meta.get_field('reason').max_length} characters.")
-    payment = order.payments.first()
-    refund = Refund.objects.create(
+    reason = _clean_reason(reason, required="Give a reason for the refund.")
+    if method not in Payment.Method.values:
+        raise PaymentError("Choose cash or card for the refund.")
+    lines = {line.pk: line for line in order.lines.all()}
+    done = refunded_quantities(order)
+    wanted = {line_id: qty for line_id, qty in quantities.items() if qty}
+    if not wanted:
+        raise PosError("Choose what to refund: at least one item.")
+    refund = Refund(
         order=order,
-        amount_minor=order.total_minor,
-        method=payment.method if payment else Payment.Method.CASH,
-        reason=reason.strip(),
+        amount_minor=0,
+        vat_minor=0,
+        method=method,
+        reason=reason,
         refunded_by=by,
+        approved_by=approved_by,
         created_at=now or timezone.now(),
     )
-    order.status = Order.Status.REFUNDED
-    order.save(update_fields=["status"])
+    parts: list[RefundLine] = []
+    for line_id, qty in wanted.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise PosError("That item is not on this order.")
+        before = done.get(line_id, 0)
+        if not 0 < qty <= line.quantity - before:
+            left = line.quantity - before
+            raise InvalidInput(
+                f"{line.product_name}: at most {left} can be refunded."
+                if left
+                else f"{line.product_name} was already refunded."
+            )
+        already = line_amounts(line.unit_price_minor, before, line.vat_rate_bp)
+        after = line_amounts(line.unit_price_minor, before + qty, line.vat_rate_bp)
+        part = RefundLine(
+            order_line=line,
+            quantity=qty,
+            amount_minor=after.gross_minor - already.gross_minor,
+            vat_minor=after.vat_minor - already.vat_minor,
+        )
+        refund.amount_minor += part.amount_minor
+        refund.vat_minor += part.vat_minor
+        done[line_id] = before + qty
+        parts.append(part)
+    refund.save()
+    for part in parts:
+        part.refund = refund
+    RefundLine.objects.bulk_create(parts)
+    if all(done.get(line.pk, 0) >= line.quantity for line in lines.values()):
+        order.status = Order.Status.REFUNDED
+        order.save(update_fields=["status"])
     return refund
+
+
+def refund_order(
+    order: Order, by, reason: str, now: datetime | None = None, *, method: str | None = None, approved_by=None
+) -> Refund:
+    """Refund everything not yet refunded on a paid order (by the method it was paid with, unless told)."""
+    order = Order.objects.get(pk=order.pk)
+    if order.status != Order.Status.PAID:
+        raise OrderClosedError(f"Only a paid order can be refunded; order #{order.pk} is {order.status}.")
+    _clean_reason(reason, required="Give a reason for the refund.")
+    if method is None:
+        payment = order.payments.first()
+        method = payment.method if payment else Payment.Method.CASH
+    remaining = {line.pk: left for line, left in refundable_lines(order) if left > 0}
+    return refund_lines(order, remaining, method=method, reason=reason, by=by, approved_by=approved_by, now=now)
+
+
+@transaction.atomic
+def void_line(order: Order, line_id: int, *, by, approved_by, reason: str, now: datetime | None = None) -> LineVoid:
+    """Take one whole line off an open order, keeping a record of it and of the manager who approved."""
+    _require_open(order)
+    reason = _clean_reason(reason, required="Give a reason for the void.")
+    line = order.lines.filter(pk=line_id).first() if 0 < line_id < 2**63 else None
+    if line is None:
+        raise PosError("That item was already taken off the order.")
+    record = LineVoid.objects.create(
+        order=order,
+        product_name=line.product_name,
+        quantity=line.quantity,
+        amount_minor=line.line_total_minor,
+        reason=reason,
+        requested_by=by,
+        approved_by=approved_by,
+        created_at=now or timezone.now(),
+    )
+    line.delete()
+    _recalculate(order)
+    return record
+
+
+# --- several open orders: parked orders and table tabs -----------------------
+
+
+def open_orders() -> QuerySet[Order]:
+    """Return every open order that has something on it (parked orders and table tabs), oldest first."""
+    return (
+        Order.objects.filter(status=Order.Status.OPEN, lines__isnull=False)
+        .distinct()
+        .select_related("table", "cashier")
+        .order_by("created_at", "pk")
+    )
+
+
+def tab_for(table: Table) -> Order | None:
+    """Return the table's open tab, if it has one."""
+    return (
+        Order.objects.filter(status=Order.Status.OPEN, table=table, lines__isnull=False)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def discard_if_empty(order: Order | None) -> bool:
+    """Delete an open order that has no lines (and no history): no empty orders left behind."""
+    if order is None or order.pk is None:
+        return False
+    empty = Order.objects.filter(pk=order.pk, status=Order.Status.OPEN, lines__isnull=True)
+    # every line voided with approval: the order stays in the records, as void
+    empty.filter(line_voids__isnull=False).update(
+        status=Order.Status.VOID, voided_at=timezone.now(), void_reason="Every item was voided"
+    )
+    deleted, _ = empty.filter(line_voids__isnull=True).delete()
+    return bool(deleted)
+
+
+def discard_empty_orders(cashier) -> int:
+    """Delete the cashier's open orders that have nothing on them (left by an older version or a crash)."""
+    empty = Order.objects.filter(cashier=cashier, status=Order.Status.OPEN, lines__isnull=True, line_voids__isnull=True)
+    deleted, _ = empty.delete()
+    return deleted
 
 
 def find_by_code(code: str) -> Product | None:

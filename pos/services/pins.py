@@ -80,3 +80,29 @@ def verify_pin(profile: StaffProfile, pin: str, now: datetime | None = None) -> 
         raise PinLockedError(_wait_message(profile.pin_locked_until, now))
     profile.save(update_fields=["failed_pin_attempts"])
     raise SignInError(f"Wrong PIN. {left} attempt{'s' if left != 1 else ''} left.")
+
+
+def approve(profile_id: int | None, pin: str) -> StaffProfile:
+    """Return the manager whose PIN was typed to approve a void or a refund, or raise SignInError.
+
+    The PIN is checked, counted and locked exactly like a sign-in PIN, so the
+    approval box is no faster a way to guess it.
+    """
+    profile = (
+        StaffProfile.objects.select_related("user")
+        .filter(pk=profile_id, role=StaffProfile.Role.MANAGER, user__is_active=True)
+        .first()
+        if profile_id
+        else None
+    )
+    if profile is None:
+        raise SignInError("Choose the manager who approves.")
+    if not (pin or "").strip():
+        raise SignInError("A manager types their PIN to approve.")
+    verify_pin(profile, pin)
+    return profile
+
+
+def managers():
+    """Return the managers who can approve, for the approval box."""
+    return StaffProfile.objects.select_related("user").filter(role=StaffProfile.Role.MANAGER, user__is_active=True)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from pos.models import Order, OrderLine, Payment, Refund, ZReport
+from pos.models import LineVoid, Order, OrderLine, Payment, Refund, ZReport
 
 SOLD = [Order.Status.PAID, Order.Status.REFUNDED]
 
@@ -26,7 +26,12 @@ class Takings:
     gross_minor: int = 0
     vat_minor: int = 0
     refunds_minor: int = 0
+    refunds_vat_minor: int = 0
+    refund_count: int = 0
     void_count: int = 0
+    line_void_count: int = 0
+    line_void_minor: int = 0
+    refunds: list = field(default_factory=list)
     by_method: dict[str, int] = field(default_factory=dict)
     by_vat_rate: dict[int, dict[str, int]] = field(default_factory=dict)
     change_given_minor: int = 0
@@ -34,6 +39,10 @@ class Takings:
     @property
     def net_minor(self) -> int:
         return self.gross_minor - self.refunds_minor
+
+    @property
+    def net_vat_minor(self) -> int:
+        return self.vat_minor - self.refunds_vat_minor
 
     @property
     def cash_in_drawer_minor(self) -> int:
@@ -61,6 +70,11 @@ def x_report(now: datetime | None = None) -> Takings:
     for row in refunds.values("method").annotate(total=Sum("amount_minor")):
         report.by_method[f"{row['method']}_refunds"] = row["total"] or 0
         report.refunds_minor += row["total"] or 0
+    report.refunds = list(refunds.select_related("refunded_by", "approved_by").order_by("created_at", "pk"))
+    report.refund_count = len(report.refunds)
+    report.refunds_vat_minor = sum(r.vat_minor for r in report.refunds)
+    voids = LineVoid.objects.filter(z_report__isnull=True).aggregate(n=Count("pk"), total=Sum("amount_minor"))
+    report.line_void_count, report.line_void_minor = voids["n"] or 0, voids["total"] or 0
     lines = OrderLine.objects.filter(order__in=orders).values("vat_rate_bp")
     for row in lines.annotate(gross=Sum("line_total_minor"), vat=Sum("vat_minor")).order_by("-vat_rate_bp"):
         report.by_vat_rate[row["vat_rate_bp"]] = {"gross": row["gross"] or 0, "vat": row["vat"] or 0}
@@ -78,9 +92,13 @@ def close_z_report(by, now: datetime | None = None) -> ZReport:
         gross_minor=takings.gross_minor,
         vat_minor=takings.vat_minor,
         refunds_minor=takings.refunds_minor,
+        refunds_vat_minor=takings.refunds_vat_minor,
+        refund_count=takings.refund_count,
+        void_count=takings.void_count,
         by_method=takings.by_method,
         by_vat_rate={str(k): v for k, v in takings.by_vat_rate.items()},
     )
     Order.objects.filter(z_report__isnull=True).exclude(status=Order.Status.OPEN).update(z_report=z)
     Refund.objects.filter(z_report__isnull=True).update(z_report=z)
+    LineVoid.objects.filter(z_report__isnull=True).update(z_report=z)
     return z

@@ -57,7 +57,7 @@ def test_setting_a_pin_in_the_admin_stores_only_a_hash(manager_admin_client, dem
     profile = StaffProfile.objects.get(user__username="cashier")
     response = manager_admin_client.post(
         f"/admin/pos/staffprofile/{profile.pk}/change/",
-        {"user": profile.user_id, "role": "cashier", "new_pin": "864213"},
+        {"first_name": "Casey", "last_name": "Cashier", "role": "cashier", "new_pin": "864213", "active": "on"},
     )
     assert response.status_code == 302
     profile.refresh_from_db()
@@ -111,7 +111,8 @@ def test_a_bad_product_price_is_refused_with_a_message(manager_admin_client, dem
     [
         ("/admin/pos/table/add/", {"name": "T9", "seats": "9" * 29}, "less than or equal to 500"),
         ("/admin/pos/table/add/", {"name": "T9", "seats": "abc"}, "Enter a whole number."),
-        ("/admin/pos/vatrate/add/", {"name": "Huge", "rate_bp": "9" * 29}, "less than or equal to 10000"),
+        ("/admin/pos/vatrate/add/", {"name": "Huge", "percent": "9" * 29}, "at most 10 characters"),
+        ("/admin/pos/vatrate/add/", {"name": "Huge", "percent": "100.01"}, "at most 100 %"),
         ("/admin/pos/category/add/", {"name": "C", "sort_order": "1e999999", "colour": "#fff"}, "whole number"),
     ],
 )
@@ -124,7 +125,8 @@ def test_a_pin_that_is_not_digits_is_refused_in_the_form(manager_admin_client, d
     profile = StaffProfile.objects.get(user__username="cashier")
     before = profile.pin_hash
     response = manager_admin_client.post(
-        f"/admin/pos/staffprofile/{profile.pk}/change/", {"user": profile.user_id, "role": "cashier", "new_pin": "12ab"}
+        f"/admin/pos/staffprofile/{profile.pk}/change/",
+        {"first_name": "Casey", "role": "cashier", "new_pin": "12ab", "active": "on"},
     )
     assert response.status_code == 200 and "A PIN is 4 to 8 digits" in response.content.decode()
     profile.refresh_from_db()
@@ -170,3 +172,79 @@ def test_a_date_link_outside_the_calendar_shows_every_z_report(manager_admin_cli
 def test_admin_lists_and_pages_take_any_link(manager_admin_client, demo_shop, path):
     manager_admin_client.raise_request_exception = False
     assert manager_admin_client.get(path, follow=True).status_code == 200
+
+
+def test_staff_are_added_in_one_form_with_name_role_and_pin(manager_admin_client, demo_shop):
+    response = manager_admin_client.post(
+        "/admin/pos/staffprofile/add/",
+        {"first_name": "Sam", "last_name": "Shift", "role": "cashier", "new_pin": "2468", "active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    profile = StaffProfile.objects.get(user__first_name="Sam")
+    assert (profile.role, profile.user.username, profile.user.is_staff) == ("cashier", "sam-shift", False)
+    assert not profile.user.has_usable_password()
+    client = Client()
+    assert client.post("/signin/", {"staff": profile.pk, "pin": "2468"})["Location"] == "/"
+    # a second Sam Shift gets a username of their own; a PIN is needed for someone new
+    page = manager_admin_client.post(
+        "/admin/pos/staffprofile/add/", {"first_name": "Sam", "last_name": "Shift", "role": "manager"}
+    ).content.decode()
+    assert "This field is required." in page
+    manager_admin_client.post(
+        "/admin/pos/staffprofile/add/",
+        {
+            "first_name": "Sam",
+            "last_name": "Shift",
+            "role": "manager",
+            "new_pin": "13579",
+            "active": "on",
+            "backoffice_password": "a long enough back-office password",
+        },
+    )
+    boss = StaffProfile.objects.get(user__username="sam-shift-2")
+    assert boss.role == "manager" and boss.user.is_staff and boss.user.groups.filter(name="Managers").exists()
+    assert Client().login(username="sam-shift-2", password="a long enough back-office password")
+
+
+def test_vat_is_typed_in_percent_and_stored_in_basis_points(manager_admin_client, demo_shop):
+    from pos.models import VatRate
+
+    for typed, stored in [("20", 2000), ("5", 500), ("17,5", 1750), ("12.5 %", 1250), ("0", 0)]:
+        response = manager_admin_client.post("/admin/pos/vatrate/add/", {"name": f"Rate {typed}", "percent": typed})
+        assert response.status_code == 302, typed
+        assert VatRate.objects.get(name=f"Rate {typed}").rate_bp == stored
+    standard = VatRate.objects.get(name="Standard")
+    assert 'value="20"' in manager_admin_client.get(f"/admin/pos/vatrate/{standard.pk}/change/").content.decode()
+    assert "20 %" in manager_admin_client.get("/admin/pos/vatrate/").content.decode()
+    for typed in ["abc", "101", "1e3", "-5", "9" * 29]:
+        response = manager_admin_client.post("/admin/pos/vatrate/add/", {"name": f"Bad {typed}", "percent": typed})
+        assert response.status_code == 200 and "errorlist" in response.content.decode()
+        assert not VatRate.objects.filter(name=f"Bad {typed}").exists()
+
+
+def test_a_new_product_price_is_typed_in_pounds(manager_admin_client, demo_shop):
+    product = Product.objects.get(name="Cappuccino")
+    response = manager_admin_client.post(
+        "/admin/pos/product/add/",
+        {"name": "Tea cake", "category": product.category_id, "vat_rate": product.vat_rate_id, "price": "2.50"},
+    )
+    assert response.status_code == 302
+    assert Product.objects.get(name="Tea cake").price_minor == 250
+    assert "£2.50" in manager_admin_client.get("/admin/pos/product/?q=Tea").content.decode()
+
+
+def test_order_and_z_report_pages_show_money_not_minor_units(manager_admin_client, a_paid_order, demo_shop):
+    from pos.services import reports
+
+    manager = StaffProfile.objects.get(user__username="manager").user
+    orders.refund_order(a_paid_order, manager, "cold", method="cash")
+    page = manager_admin_client.get(f"/admin/pos/order/{a_paid_order.pk}/change/").content.decode()
+    assert "minor" not in page.lower() and "£7.00" in page and "£3.50" in page and "£1.17" in page
+    assert f"/receipt/{a_paid_order.pk}/" in page
+    z = reports.close_z_report(manager)
+    page = manager_admin_client.get(f"/admin/pos/zreport/{z.pk}/change/").content.decode()
+    assert "minor" not in page.lower() and "Card: £7.00" in page and "Cash refunds: £7.00" in page
+    assert f"/reports/z/{z.pk}/" in page and "20 %: gross £7.00, VAT £1.17" in page
+    assert "£7.00" in manager_admin_client.get("/admin/pos/refund/").content.decode()
+    # the manager's reprint of the receipt, from the back-office session
+    assert "Receipt #" in manager_admin_client.get(f"/receipt/{a_paid_order.pk}/").content.decode()

@@ -78,8 +78,21 @@ def _malformed_posts(order: Order) -> list[tuple[str, dict[str, str]]]:
         posts.append(("/order/pay/", {"method": "cash", "tendered": value}))
     for value in ["", "\x00", "x" * 5000, "\x1b[2J"]:
         posts.append(("/order/scan/", {"code": value}))
+    manager = StaffProfile.objects.get(user__username="manager")
     for value in ["x" * 201, "\x00", "late\nnight"]:
         posts.append(("/order/void/", {"reason": value}))
+        posts.append((f"/order/line/{line.pk}/void/", {"reason": value}))
+    for value in NOT_IDS:
+        posts.append(("/order/void/", {"reason": "r", "approver": value, "approver_pin": "1234"}))
+        posts.append((f"/order/line/{line.pk}/void/", {"reason": "r", "approver": value, "approver_pin": "1234"}))
+        if value:
+            posts.append((f"/order/line/{quote(value, safe='')}/void/", {"reason": "r"}))
+        posts.append(("/order/resume/", {"order": value}))
+        posts.append(("/order/tab/", {"table": value}))
+    for value in NOT_QUANTITIES:
+        if value.isascii() and value.isdigit() and 4 <= len(value) <= 8:
+            continue  # a well-formed PIN could be the manager's real one
+        posts.append(("/order/void/", {"reason": "r", "approver": str(manager.pk), "approver_pin": value}))
     return posts
 
 
@@ -109,9 +122,9 @@ def test_malformed_values_in_every_till_field_give_a_message_and_move_no_money(c
 def test_every_post_endpoint_of_the_till_is_covered():
     from pos.urls import urlpatterns
 
-    tested = {"signin", "add", "scan", "quantity", "table", "pay", "void"}
-    no_fields = {"signout", "z_report"}  # nothing typed: nothing to validate
-    get_only = {"till", "receipt", "x_report"}
+    tested = {"signin", "add", "scan", "quantity", "table", "pay", "void", "void_line", "tab", "resume", "refund"}
+    no_fields = {"signout", "z_report", "park"}  # nothing typed: nothing to validate
+    get_only = {"till", "receipt", "x_report", "z_detail", "orders"}
     assert {p.name for p in urlpatterns} == tested | no_fields | get_only
 
 

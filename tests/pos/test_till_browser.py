@@ -39,13 +39,12 @@ def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
     assert page.inner_text("#order-total") == "£9.75"  # 2 × 3.40 + 2.95
     page.screenshot(path=str(tmp_path / "till-basket.png"))
 
-    page.get_by_role("button", name="£20.00").click()
-    assert page.input_value("#tendered") == "20.00"
-    page.get_by_role("button", name="Pay cash").click()
+    page.get_by_role("button", name="£20.00").click()  # one tap: pays £20 in cash
 
     page.wait_for_selector("[aria-label=Receipt]")
     assert page.inner_text("#receipt-total") == "£9.75"
     assert page.inner_text("#receipt-change") == "£10.25"
+    assert page.inner_text("#change-due-banner") == "£10.25"  # change due, big, above the receipt
     receipt = page.inner_text("[aria-label=Receipt]")
     assert "2 × Cappuccino" in receipt and "1 × Brownie" in receipt and "AurSwift Demo Café" in receipt
     SHOTS.mkdir(parents=True, exist_ok=True)

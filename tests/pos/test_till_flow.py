@@ -70,11 +70,22 @@ def test_scanning_a_barcode_adds_the_product(cashier_client):
     assert "Croissant" in cashier_client.get("/?q=crois").content.decode()
 
 
-def test_void_keeps_the_order_as_void(cashier_client):
+def test_void_needs_a_manager_pin_and_keeps_the_order_as_void(cashier_client, demo_shop):
     _add(cashier_client, "Scone with jam")
-    cashier_client.post("/order/void/", {"reason": "customer left"})
+    manager = StaffProfile.objects.get(user__username="manager")
+    page = cashier_client.post("/order/void/", {"reason": "customer left"}, follow=True).content.decode()
+    assert "Manager approval: Choose the manager who approves." in page
+    wrong = "0000" if demo_shop.manager_pin != "0000" else "1111"
+    page = cashier_client.post(
+        "/order/void/", {"reason": "customer left", "approver": manager.pk, "approver_pin": wrong}, follow=True
+    ).content.decode()
+    assert "Manager approval: Wrong PIN." in page
+    assert Order.objects.get().status == "open"
+    cashier_client.post(
+        "/order/void/", {"reason": "customer left", "approver": manager.pk, "approver_pin": demo_shop.manager_pin}
+    )
     order = Order.objects.get()
-    assert (order.status, order.void_reason) == ("void", "customer left")
+    assert (order.status, order.void_reason, order.voided_by) == ("void", "customer left", manager.user)
     assert not orders.has_open_sale()
 
 
@@ -110,7 +121,8 @@ def test_z_report_closes_the_period_for_managers_only(cashier_client, demo_shop)
     manager.post("/signin/", {"staff": profile.pk, "pin": demo_shop.manager_pin})
     page = manager.post("/reports/z/", follow=True).content.decode()
     assert "Z report #1 closed: 1 sales." in page
-    assert 'id="x-count">0<' in page
+    assert 'id="z-count">1<' in page and 'id="z-gross">£3.80<' in page
+    assert 'id="x-count">0<' in manager.get("/reports/x/").content.decode()
 
 
 @pytest.mark.parametrize("path", ["/", "/reports/x/", "/receipt/1/"])

@@ -25,7 +25,7 @@ FIELD_MIGRATION = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pos", "0002_order_newest_index")]
+    dependencies = [("pos", "0003_refund_lines_and_line_voids")]
     operations = [migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default=""))]
 """
 FAILING_MIGRATION = """from django.db import migrations, models
@@ -36,7 +36,7 @@ def boom(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pos", "0002_order_newest_index")]
+    dependencies = [("pos", "0003_refund_lines_and_line_voids")]
     operations = [
         migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default="")),
         migrations.RunPython(boom, migrations.RunPython.noop),
