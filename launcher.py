@@ -146,8 +146,35 @@ def open_window(url: str, state, quit_event: threading.Event) -> None:
     webview.start(gui="qt", debug=False, private_mode=False)
 
 
+def run_management_command(argv: list[str]) -> int:
+    """``aurswift manage <command> [args]``: run a Django management command; return its exit code.
+
+    The same commands as ``python manage.py`` (DESIGN.md section 7), so support
+    and tests can drive an installed frozen bundle, which has no manage.py.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line(["aurswift manage", *argv])
+    except SystemExit as stop:  # commands report their outcome with sys.exit(code)
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="AurSwift till and back-office")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["manage"]:
+        return run_management_command(argv[1:])
+    parser = argparse.ArgumentParser(
+        description="AurSwift till and back-office",
+        epilog="`%(prog)s manage <command> [args]` runs a management command (check_db, upgrade_db, check_update, …).",
+    )
     parser.add_argument("--headless", action="store_true", help="serve without a window and print the URL")
     args = parser.parse_args(argv)
     if hasattr(faulthandler, "register"):  # POSIX: `kill -USR1 <pid>` prints every thread's stack, for hangs

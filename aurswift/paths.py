@@ -8,13 +8,47 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
 APP_NAME = "aurswift"
 DB_FILENAME = "pos_system.db"
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# The folder a frozen bundle (packaging/) keeps the app's own files in, inside its resources folder.
+BUNDLE_APP_FOLDER = "app"
+
+
+def is_frozen() -> bool:
+    """Return whether this process is a frozen bundle (PyInstaller) rather than a source checkout."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def bundle_root() -> Path | None:
+    """Return the folder of a frozen bundle's ``aurswift`` executable (None in a source checkout)."""
+    return Path(sys.executable).resolve().parent if is_frozen() else None
+
+
+def _source_root() -> Path:
+    """Return the folder holding manage.py's siblings: the apps, templates/, static/, launcher.py.
+
+    In a source checkout that is the checkout. In a frozen bundle the app's own
+    files are kept apart from the bundled Python packages, in
+    ``<resources>/app/`` (``<resources>`` is ``sys._MEIPASS``: ``_internal/``
+    beside the executable), so Django and the other libraries are never taken
+    for the project's own apps (migration fingerprints follow only those).
+    """
+    here = Path(__file__).resolve().parent.parent
+    if not is_frozen() or (here / "templates").is_dir():
+        return here
+    resources = Path(getattr(sys, "_MEIPASS", "") or Path(sys.executable).resolve().parent)
+    for candidate in (resources / BUNDLE_APP_FOLDER, resources):
+        if (candidate / "templates").is_dir():
+            return candidate
+    return here
+
+
+SOURCE_ROOT = _source_root()
 
 
 def data_dir() -> Path:

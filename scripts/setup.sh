@@ -28,7 +28,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing Python packages into .venv"
   # (this machine's pip config lists local mirrors that may be absent: hide those warnings)
-  { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } 2>&1 |
+  { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev,bundle]"; } 2>&1 |
     { grep -v -e "is ignored: it is neither a file nor a directory" -e "BuildBackendWarning" -e "Please be careful" \
         -e "name as your package" -e "with strategy, WheelFile" -e '^\s*\*\**$' -e '^\s*!!$' -e '^\s*$' || true; }
   echo "$want" > "$stamp"
