@@ -107,9 +107,11 @@ def main() -> None:
     shutil.rmtree(plain_dir)
     shutil.rmtree(guarded_dir)
 
-    from benchmarks import update_delta
+    from benchmarks import db_speed, update_delta
 
     update_delta.main()
+    print("--- shipped database paths as processes (benchmarks.db_speed) ---", flush=True)
+    db_speed.report(base, rounds=5)
 
 
 if __name__ == "__main__":

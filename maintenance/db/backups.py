@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,16 +25,16 @@ from maintenance import exceptions
 from maintenance.db import testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
-from maintenance.db.integrity import check_file
+from maintenance.db.integrity import IntegrityResult, check_connection, check_file
 from maintenance.db.progress import ProgressCallback, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
     has_sqlite_header,
     leaving_no_side_files,
     open_readonly,
+    pinned_snapshot,
     remove_wal_files,
     sha256_file,
-    wal_path,
 )
 from maintenance.files import fsync_dir, read_json, write_json_atomic
 
@@ -134,29 +135,33 @@ def applied_migrations(db_path: Path) -> list[str]:
         return []
 
 
-def _snapshot(db_path: Path, dest: Path, progress: ProgressCallback | None) -> str:
-    """Copy a consistent snapshot of ``db_path`` to ``dest``; return its sha256.
+def _snapshot(
+    db_path: Path, dest: Path, progress: ProgressCallback | None, *, check: bool = False
+) -> tuple[str, IntegrityResult | None]:
+    """Copy a consistent snapshot of ``db_path`` to ``dest``; return the copy's sha256 and, with ``check``, its check.
 
-    Checkpoint the write-ahead log into the main file, then hold the write lock
-    (``BEGIN IMMEDIATE``) while copying the main file: no writer can change it
-    meanwhile, and readers (the till) carry on. If readers kept the checkpoint
-    from finishing, fall back to SQLite's online backup API, which is always
-    consistent but slower.
+    No write lock is held while copying. :func:`pinned_snapshot` checkpoints
+    the write-ahead log and opens read transactions whose snapshot is exactly
+    the main file (the write lock is taken only for that moment); while they
+    last the main file does not change and the till keeps writing into the
+    log. The file is then copied chunk by chunk, each chunk hashed as it is
+    written, and fsynced (:func:`copy_file`): the sha256 is of the bytes the
+    copy holds. With ``check``, ``quick_check`` runs meanwhile in a second
+    read transaction on the same snapshot, so it checks exactly the bytes
+    being copied, in the time the copy waits for the disk.
+
+    If the log cannot be checkpointed within 2 s (a reader of an old snapshot
+    stays), SQLite's online backup API copies instead: always consistent, but
+    slower; that copy is hashed and checked after it is written.
     """
 
     def report(done: int, total: int) -> None:
         pct = 100.0 * done / total if total else 100.0
         emit(progress, "backup", f"Backing up the database… {pct:.0f}%", percent=pct)
 
-    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            # TRUNCATE waits for readers through the busy handler: wait briefly, not 30 s;
-            # if readers stay, the online backup below copies consistently anyway.
-            conn.execute("PRAGMA busy_timeout = 2000")
-            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("BEGIN IMMEDIATE")
+            readers = stack.enter_context(pinned_snapshot(db_path, readers=2 if check else 1))
         except sqlite3.OperationalError as err:
             if "readonly" in str(err) or "read-only" in str(err):
                 raise exceptions.ReadOnlyError(
@@ -167,22 +172,33 @@ def _snapshot(db_path: Path, dest: Path, progress: ProgressCallback | None) -> s
                 "The database is busy in another program, so it cannot be backed up now. Try again shortly.",
                 detail=str(err),
             ) from err
-        try:
-            wal = wal_path(db_path)
-            if busy == 0 and (not wal.exists() or wal.stat().st_size == 0):
-                return copy_file(db_path, dest, progress=report)
-        finally:
-            conn.execute("ROLLBACK")
-        target = sqlite3.connect(dest)
-        try:
-            conn.backup(target, pages=4096, progress=lambda _s, rem, tot: report(tot - rem, tot))
-            # A copy of a WAL database is in WAL mode too: a backup is one self-contained file.
-            target.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            target.close()
-        return sha256_file(dest)
+        if readers is not None:
+            if not check:
+                return copy_file(db_path, dest, progress=report), None
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-snapshot") as pool:
+                checking = pool.submit(check_connection, readers[1], foreign_keys=False)
+                try:
+                    sha = copy_file(db_path, dest, progress=report)
+                except BaseException:
+                    readers[1].interrupt()
+                    raise
+                return sha, checking.result()
+    source = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target, pages=4096, progress=lambda _s, rem, tot: report(tot - rem, tot))
+        # A copy of a WAL database is in WAL mode too: a backup is one self-contained file.
+        target.execute("PRAGMA journal_mode=DELETE")
     finally:
-        conn.close()
+        target.close()
+        source.close()
+    with open(dest, "rb+") as handle:
+        os.fsync(handle.fileno())
+    sha = sha256_file(dest)
+    if not check:
+        return sha, None
+    with leaving_no_side_files(dest):
+        return sha, check_file(dest, foreign_keys=False)
 
 
 def create_backup(
@@ -196,11 +212,17 @@ def create_backup(
 ) -> BackupInfo:
     """Make a verified backup of ``db_path`` and return its description.
 
-    Verification: the copy is read back from disk and its sha256 must equal
-    the hash of the bytes read from the live database. The guarded upgrade
-    has just run ``quick_check`` on the live file, so equal bytes mean an
-    intact copy; other callers (manual backups) pass ``full_check=True`` to
-    also run ``quick_check`` on the copy itself.
+    Verified means: a consistent snapshot, copied and fsynced, and the sha256
+    in the sidecar is the hash of the bytes written to the copy (computed as
+    they are written, see :func:`copy_file`), so any later change to the file
+    shows (``verify_backup``, and the validation before every restore, which
+    re-hashes it and runs ``quick_check``). With ``full_check`` the snapshot
+    also passes ``quick_check``, run on the very snapshot being copied while
+    it is copied; the guarded upgrade runs its own checks beside the copy
+    instead (:func:`maintenance.db.upgrade._checked_backup`).
+
+    There is no read-back of the copy: from the page cache it would prove
+    nothing, and from the disk it would double the time (benchmarks/RESULTS.md).
     """
     if not db_path.exists():
         raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
@@ -210,20 +232,17 @@ def create_backup(
     partial = final.with_name(final.name + ".partial")
     emit(progress, "backup", "Backing up the database…", percent=0.0)
     try:
-        source_sha = _snapshot(db_path, partial, progress)
-        if not has_sqlite_header(partial) or sha256_file(partial) != source_sha:
-            raise exceptions.BackupVerificationError("The backup copy does not match the database it was made from.")
-        if full_check:
-            with leaving_no_side_files(partial):
-                result = check_file(partial, foreign_keys=False)
-            if not result.ok:
-                raise exceptions.BackupVerificationError(f"The backup copy failed its check: {result.summary}.")
+        sha, result = _snapshot(db_path, partial, progress, check=full_check)
+        if not has_sqlite_header(partial):
+            raise exceptions.BackupVerificationError("The backup copy is not an SQLite database.")
+        if result is not None and not result.ok:
+            raise exceptions.BackupVerificationError(f"The database failed its check: {result.summary}.")
         # The sidecar first: a backup is listed only once its description exists.
         info = BackupInfo(
             path=final,
             created_at=now,
             size=partial.stat().st_size,
-            sha256=source_sha,
+            sha256=sha,
             reason=reason,
             app_version=__version__,
             migrations=applied_migrations(partial),
@@ -246,7 +265,7 @@ def create_backup(
 
 
 def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: ProgressCallback | None = None) -> BackupInfo:
-    """A manager's "back up now": refused up front, with the sizes, when it cannot fit; the copy fully checked."""
+    """A manager's "back up now": refused up front, with the sizes, when it cannot fit; the snapshot fully checked."""
     if not db_path.exists():
         raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
     ensure_space_for_backup(db_path, backups_dir)
