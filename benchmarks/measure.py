@@ -36,8 +36,8 @@ ROUNDS = 5
 def backup_restore() -> dict:
     from django.conf import settings
 
+    from maintenance.config import live_db_path
     from maintenance.db import backups
-    from maintenance.db.upgrade import live_db_path
 
     db = live_db_path()
     scratch = settings.DATA_DIR / "copy-test.db"

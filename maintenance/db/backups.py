@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from aurswift import __version__
 from maintenance import exceptions
+from maintenance.config import app_version
 from maintenance.db import testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
@@ -209,8 +209,13 @@ def create_backup(
     progress: ProgressCallback | None = None,
     now: datetime | None = None,
     full_check: bool = False,
+    database_version: str | None = None,
 ) -> BackupInfo:
     """Make a verified backup of ``db_path`` and return its description.
+
+    ``database_version`` is the version of AurSwift that made the database
+    being backed up (before a migration: the previous version, not this one);
+    the sidecar records it so a backup says what it holds.
 
     Verified means: a consistent snapshot, copied and fsynced, and the sha256
     in the sidecar is the hash of the bytes written to the copy (computed as
@@ -244,7 +249,7 @@ def create_backup(
             size=partial.stat().st_size,
             sha256=sha,
             reason=reason,
-            app_version=__version__,
+            app_version=database_version or app_version(),
             migrations=applied_migrations(partial),
             verified=True,
         )
@@ -529,7 +534,7 @@ def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupI
         size=final.stat().st_size,
         sha256=sha,
         reason=reason,
-        app_version=__version__,
+        app_version=app_version(),
         migrations=[],
         verified=False,
     )

@@ -32,10 +32,9 @@ from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrat
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
-from aurswift import __version__
-from aurswift.paths import backups_dir
 from maintenance import exceptions
-from maintenance.db import backups, fingerprints, history, moves, testhooks, writer_lock
+from maintenance.config import app_version, backups_dir, live_db_path
+from maintenance.db import backups, fingerprints, history, markers, moves, testhooks, writer_lock
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
 from maintenance.db.integrity import check_in_parallel, check_touched, schema_only
@@ -44,7 +43,7 @@ from maintenance.db.sqlite_tools import roll_back_hot_journal, sha256_file, side
 from maintenance.files import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
-UPGRADE_MARKER = "upgrade-in-progress.json"
+UPGRADE_MARKER = markers.UPGRADE_MARKER
 LOCK_RETRIES = 3
 
 
@@ -57,7 +56,7 @@ class UpgradeReport:
     backup: backups.BackupInfo | None = None
     duration_s: float = 0.0
     from_version: str | None = None
-    to_version: str = __version__
+    to_version: str = field(default_factory=app_version)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,16 +70,6 @@ class UpgradeReport:
             "to_version": self.to_version,
             "exit_code": 0,
         }
-
-
-def live_db_path() -> Path:
-    """Return the configured SQLite database file."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.sqlite3":
-        raise exceptions.MaintenanceError(
-            "The guarded upgrade supports the embedded SQLite database only in this version."
-        )
-    return Path(db["NAME"])
 
 
 def retention(data_dir: Path) -> int:
@@ -133,21 +122,13 @@ def finish_interrupted_runs(
     if marker is None:
         marker_path.unlink(missing_ok=True)
         return restored
-    owner = marker.get("owner") or {}
-    if owner.get("pid") not in (None, os.getpid()) and writer_lock.process_alive(
-        int(owner["pid"]), owner.get("create_time")
-    ):
-        raise exceptions.DatabaseLockedError(
-            f"A database upgrade is running in process {owner['pid']}: wait for it to finish. Nothing was changed.",
-            holder_pid=owner["pid"],
-            holder_name="a database upgrade",
-        )
+    markers.refuse_if_running(marker)
     backup_path = Path(marker["backup"])
     entry: dict[str, object] = {
         "started_at": _now(),
         "outcome": "interrupted_run_restored",
         "backup": str(backup_path),
-        "to_version": __version__,
+        "to_version": app_version(),
     }
     # A run that was already restoring had thrown its output away; otherwise any change since its
     # last committed step means someone else wrote, and those writes are kept.
@@ -370,7 +351,7 @@ def _create_database(
             "started_at": _now(),
             "finished_at": _now(),
             "from_version": None,
-            "to_version": __version__,
+            "to_version": app_version(),
             "applied": applied,
             "duration_s": round(report.duration_s, 3),
             "outcome": "created",
@@ -396,7 +377,7 @@ def _upgrade_existing(
     entry: dict[str, object] = {
         "started_at": started_at,
         "from_version": from_version,
-        "to_version": __version__,
+        "to_version": app_version(),
         "pending": pending,
         "reason": reason,
     }
@@ -406,7 +387,7 @@ def _upgrade_existing(
 
     testhooks.pause_if("before_backup")
     adopt_unrecorded(result)
-    backup = _checked_backup(db_path, data_dir, progress)
+    backup = _checked_backup(db_path, data_dir, progress, database_version=from_version)
     entry["backup"] = str(backup.path)
     testhooks.pause_if("after_backup")
     marker = db_path.parent / UPGRADE_MARKER
@@ -449,6 +430,7 @@ def _upgrade_existing(
         _restore_after_failure(db_path, data_dir, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
 
+    testhooks.pause_if("verify_done")
     marker.unlink()
     removed = backups.prune_backups(backups_dir(data_dir), keep=retention(data_dir), protect=backup.path)
     report = UpgradeReport(
@@ -474,7 +456,9 @@ def _upgrade_existing(
     return report
 
 
-def _checked_backup(db_path: Path, data_dir: Path, progress: ProgressCallback | None) -> backups.BackupInfo:
+def _checked_backup(
+    db_path: Path, data_dir: Path, progress: ProgressCallback | None, *, database_version: str | None = None
+) -> backups.BackupInfo:
     """Check integrity (quick_check, foreign keys) while the backup is made, all three at the same time.
 
     All only read the database: ``quick_check`` and ``foreign_key_check`` each
@@ -499,7 +483,11 @@ def _checked_backup(db_path: Path, data_dir: Path, progress: ProgressCallback | 
         failure: Exception | None = None
         try:
             backup = backups.create_backup(
-                db_path, backups_dir(data_dir), reason="before_migration", progress=backup_progress
+                db_path,
+                backups_dir(data_dir),
+                reason="before_migration",
+                progress=backup_progress,
+                database_version=database_version,
             )
         except (exceptions.BackupError, sqlite3.DatabaseError) as err:
             failure = err

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -68,7 +69,8 @@ class MaintenanceCommand(BaseCommand):
     def add_options(self, parser) -> None:
         """Add the command's own options."""
 
-    def run(self, **options) -> Outcome:
+    def run(self, *, as_json: bool, **options: Any) -> Outcome:
+        """Do the command's work with one service call and describe the outcome."""
         raise NotImplementedError
 
     def progress(self, as_json: bool) -> ProgressCallback:

@@ -65,7 +65,7 @@ def _assert_intact(shop) -> None:
         conn.close()
 
 
-@pytest.mark.parametrize("step", ["before_backup", "during_backup", "after_backup", "during_migration"])
+@pytest.mark.parametrize("step", ["before_backup", "during_backup", "after_backup", "during_migration", "verify_done"])
 def test_killed_upgrade_finishes_on_the_next_run(shop_with_sales, step):
     _kill_at(shop_with_sales, "v2", step)
     _assert_intact(shop_with_sales)  # openable and complete even right after the kill

@@ -67,7 +67,7 @@ def test_start_fresh_keeps_a_consistent_copy_when_a_hot_journal_is_there(v1_shop
     code = (
         "import os, sys; sys.path.insert(0, os.getcwd()); os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
         "'aurswift.settings'); import django; django.setup(); from django.conf import settings; "
-        "from maintenance.db import recovery; from maintenance.db.upgrade import live_db_path; "
+        "from maintenance.db import recovery; from maintenance.config import live_db_path; "
         "recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)"
     )
     subprocess.run([sys.executable, "-c", code], env=env, cwd=os.getcwd(), check=True)

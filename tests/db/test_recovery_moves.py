@@ -31,7 +31,7 @@ ACTION = textwrap.dedent(
     django.setup()
     from django.conf import settings
     from maintenance.db import recovery
-    from maintenance.db.upgrade import live_db_path
+    from maintenance.config import live_db_path
     if sys.argv[1] == "start_fresh":
         recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)
     else:
