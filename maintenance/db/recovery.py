@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -90,15 +91,28 @@ def restore_from_backup(
 ) -> backups.BackupInfo | None:
     """Restore ``backup_path`` over the live database after taking a restore point.
 
-    Return the restore point. The caller runs the guarded upgrade afterwards if
-    the backup predates this version's migrations.
+    The backup is validated while the restore point is being copied (both
+    only read; the validation's hash and ``quick_check`` cost about as much as
+    the copy); if it is not a sound backup the restore point is discarded and
+    nothing has changed. Return the restore point. The caller runs the guarded
+    upgrade afterwards if the backup predates this version's migrations.
     """
-    if validate:
-        backups.validate_backup(backup_path)
+    if validate and not backup_path.is_file():
+        backups.validate_backup(backup_path)  # raises the "no such file" refusal at once
     with writer_lock.held(data_dir):
         diskspace.ensure_space_for_restore(backup_path, db_path)
         markers.refuse_if_running(read_json(markers.marker_path(db_path)) or {})
-        restore_point = keep_restore_point(db_path, data_dir)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
+            checking = pool.submit(backups.validate_backup, backup_path) if validate else None
+            restore_point = None
+            try:
+                restore_point = keep_restore_point(db_path, data_dir)
+            finally:
+                refusal = checking.exception() if checking is not None else None
+                if refusal is not None:
+                    if restore_point is not None:
+                        backups.discard(restore_point.path)
+                    raise refusal
         connections.close_all()
         backups.restore_backup(backup_path, db_path, progress=progress)
         markers.discard_stale(db_path)
