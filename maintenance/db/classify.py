@@ -126,7 +126,7 @@ class FileStateLoader(MigrationLoader):
 
     def build_graph(self) -> None:
         self.load_disk()
-        self.applied_migrations = {key: None for key in self._rows}
+        self.applied_migrations = dict.fromkeys(self._rows)  # type: ignore[assignment]  # Django tests membership only
         self.graph = MigrationGraph()
         self.replacements = {}
         for key, migration in self.disk_migrations.items():

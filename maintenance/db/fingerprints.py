@@ -82,7 +82,7 @@ _MISSING = object()
 
 def is_current(value: str | None) -> bool:
     """Return whether a ledger value was written by this scheme (older ones are carried over)."""
-    return bool(value) and value.startswith(PREFIX)
+    return value is not None and value.startswith(PREFIX)
 
 
 def fingerprint(migration: Migration) -> str:
@@ -207,7 +207,7 @@ def _pick_lambda(candidates: list[ast.Lambda], code: types.CodeType) -> ast.AST:
             if (n.body.lineno, n.body.col_offset) <= (start_line, col) <= (n.body.end_lineno, n.body.end_col_offset)
         ]
         if inside:
-            return min(inside, key=lambda n: (n.end_lineno - n.lineno, n.end_col_offset - n.col_offset))
+            return min(inside, key=lambda n: ((n.end_lineno or 0) - n.lineno, (n.end_col_offset or 0) - n.col_offset))
         break
     return ast.Tuple(elts=list(matching))  # cannot tell them apart: all of them, in source order
 
@@ -551,7 +551,7 @@ class _Describer:
 
     def _is_local_module(self, module: types.ModuleType) -> bool:
         filename = getattr(module, "__file__", None)
-        return bool(filename) and self._is_local_file(filename)
+        return filename is not None and self._is_local_file(filename)
 
     def _is_local_file(self, filename: str) -> bool:
         try:

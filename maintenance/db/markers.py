@@ -30,9 +30,9 @@ def live_owner(marker: dict) -> dict | None:
     """Return the marker's owner when that process still runs (and is not us)."""
     owner = marker.get("owner") or {}
     pid = owner.get("pid")
-    if pid in (None, os.getpid()):
+    if not isinstance(pid, int) or pid == os.getpid():
         return None
-    return owner if writer_lock.process_alive(int(pid), owner.get("create_time")) else None
+    return owner if writer_lock.process_alive(pid, owner.get("create_time")) else None
 
 
 def refuse_if_running(marker: dict) -> None:

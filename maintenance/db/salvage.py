@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,7 +324,7 @@ class _TableCopier:
         self.dst.executemany(insert, rows)
         self.dst.execute("COMMIT")
 
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> Iterator[tuple]:
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> Generator[tuple, None, None]:
         """Yield the source's rows until the end or a read error (then ``self.read_failed`` is set).
 
         Only reading the source is guarded here: an error writing the target
@@ -351,7 +351,8 @@ class _TableCopier:
         self._probe_sql = f"SELECT {self.cols}, {alias} FROM {table} WHERE {alias} >= ? ORDER BY {alias} LIMIT 1"  # noqa: S608
         seek = f"SELECT {alias} FROM {table} WHERE {alias} >= ? ORDER BY {alias} LIMIT 1"  # noqa: S608
 
-        span, pos, need_seek = 4 * FAST_CHUNK_ROWS, INT64_MIN, True
+        span, need_seek = 4 * FAST_CHUNK_ROWS, True
+        pos: int | None = INT64_MIN
         while pos is not None:
             if self.clock.expired():
                 self.stopped = True

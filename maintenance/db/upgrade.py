@@ -214,7 +214,7 @@ def apply_migrations(progress: ProgressCallback | None, on_applied: Callable[[],
             if len(applied) == 1 and total > 1:
                 testhooks.pause_if("during_migration")
 
-    executor.progress_callback = callback
+    executor.progress_callback = callback  # type: ignore[assignment]  # Django's stub says (action) only
     with contextlib.redirect_stdout(sys.stderr):
         emit_pre_migrate_signal(0, False, connection.alias, apps=executor.loader.project_state().apps, plan=plan)
         with deferred_foreign_key_check(connection):
@@ -419,7 +419,8 @@ def _upgrade_existing(
         emit(progress, "verify", "Verifying the upgraded database…")
         # Schema-only migrations: check what they changed (the backup is the database before them);
         # anything that may write any table (RunPython, RunSQL, custom operations): the whole database.
-        ran = [load_migrations().disk_migrations.get(tuple(name.split(".", 1))) for name in applied]
+        disk = load_migrations().disk_migrations
+        ran = [disk.get((app, name)) for app, _, name in (label.partition(".") for label in applied)]
         if None not in ran and schema_only(ran):
             verify = check_touched(db_path, backup.path)
         else:

@@ -17,7 +17,7 @@ class Command(MaintenanceCommand):
         parser.add_argument("name")
         parser.add_argument("--reason", required=True, help="why the change is deliberate (kept in the history)")
 
-    def run(self, *, as_json: bool, app: str, name: str, reason: str, **options) -> Outcome:
+    def run(self, *, as_json: bool, app: str = "", name: str = "", reason: str = "", **options) -> Outcome:
         done = accept_changed_migration(live_db_path(), settings.DATA_DIR, app, name, reason=reason)
         return Outcome(
             lines=[f"Accepted {done.migration}: {done.old_sha256 or 'none'} -> {done.new_sha256}"],

@@ -33,8 +33,15 @@ class Command(MaintenanceCommand):
         parser.add_argument("--project", type=Path, default=None, help="the git work tree (default: this app)")
 
     def run(
-        self, *, as_json: bool, repo: Path, keys: Path | None = None, project: Path | None = None, **options
+        self,
+        *,
+        as_json: bool,
+        repo: Path | None = None,
+        keys: Path | None = None,
+        project: Path | None = None,
+        **options,
     ) -> Outcome:
+        assert repo is not None  # --repo is required by the parser
         release = build_release(
             (project or Path(settings.BASE_DIR)).resolve(),
             repo.expanduser().resolve(),

@@ -17,7 +17,8 @@ class Command(MaintenanceCommand):
     def add_options(self, parser) -> None:
         parser.add_argument("path", type=Path, help="the backup file to restore")
 
-    def run(self, *, as_json: bool, path: Path, **options) -> Outcome:
+    def run(self, *, as_json: bool, path: Path | None = None, **options) -> Outcome:
+        assert path is not None  # a required positional argument of the command
         path = path.resolve()
         point = restore_from_backup(
             path, live_db_path(), settings.DATA_DIR, progress=None if as_json else self.progress(as_json)
