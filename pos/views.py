@@ -12,15 +12,15 @@ from django.views.decorators.http import require_POST
 
 from pos.decorators import till_user_required
 from pos.exceptions import PosError
-from pos.models import Business, Category, Order, Product, StaffProfile, Table, ZReport
-from pos.services import orders, pins, reports
+from pos.models import Business, Order, OrderLine, Product, StaffProfile, Table, ZReport
+from pos.services import catalogue, orders, pins, reports
 from pos.services.money import MAX_AMOUNT_MINOR, format_money, parse_money
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id in a query is an OverflowError, not "not found"
 
 
 def _business() -> Business | None:
-    return Business.objects.first()
+    return catalogue.current().business
 
 
 def _id(value: object) -> int | None:
@@ -49,8 +49,7 @@ def _current(request: HttpRequest) -> Order | None:
 
 
 def _pending_table(request: HttpRequest) -> Table | None:
-    pk = _id(request.session.get(PENDING_TABLE))
-    return Table.objects.filter(pk=pk, active=True).first() if pk else None
+    return catalogue.current().table(_id(request.session.get(PENDING_TABLE)))
 
 
 def _show(request: HttpRequest, order: Order | None) -> None:
@@ -133,9 +132,47 @@ def _here(request: HttpRequest, *keep: str) -> str:
     return "/" + ("?" + urlencode(params) if params else "")
 
 
+def _wants_fragment(request: HttpRequest) -> bool:
+    """True for the till's own script (fetch), which swaps the basket in: no redirect, no whole page."""
+    return request.headers.get("X-Requested-With") == "fetch" or "text/html-fragment" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def _basket_context(
+    request: HttpRequest,
+    order: Order | None,
+    *,
+    here: str,
+    lines: list[OrderLine] | None = None,
+    line_to_void: int | str | None = None,
+    void=False,
+) -> dict:
+    """Return what the basket (the right-hand side of the till) and the open orders above the products show."""
+    if lines is None:
+        lines = list(order.lines.all()) if order else []
+    open_list = list(orders.open_orders())
+    tabs = {o.table_id: o for o in open_list if o.table_id}
+    me = request.user.staff
+    return {
+        "business": _business(),
+        "order": order,
+        "lines": lines,
+        "pending_table": None if order else _pending_table(request),
+        "open_orders": [o for o in open_list if order is None or o.pk != order.pk],
+        "tables": [(table, tabs.get(table.pk)) for table in catalogue.current().tables],
+        "here": here,
+        "confirm_void": void and bool(lines),
+        "line_to_void": next((ln for ln in lines if str(ln.pk) == str(line_to_void)), None) if line_to_void else None,
+        "managers": pins.managers,  # called (a query) only where an approval box is shown
+        "approver_default": me.pk if me.role == StaffProfile.Role.MANAGER else None,
+    }
+
+
 @till_user_required
 def till(request: HttpRequest) -> HttpResponse:
-    categories = list(Category.objects.all())
+    shop = catalogue.current()
+    categories = shop.categories
     query = request.GET.get("q", "").strip()
     view = request.GET.get("view", "")
     selected = None
@@ -145,67 +182,97 @@ def till(request: HttpRequest) -> HttpResponse:
     elif view != "tables":
         selected = next((c for c in categories if str(c.pk) == request.GET.get("category")), None)
         selected = selected or (categories[0] if categories else None)
-        products = list(Product.objects.filter(active=True, category=selected).select_related("vat_rate", "category"))
+        products = shop.active_in(selected)
     order = _current(request)
-    lines = list(order.lines.all()) if order else []
-    open_list = list(orders.open_orders())
-    tabs = {o.table_id: o for o in open_list if o.table_id}
-    tables = [(table, tabs.get(table.pk)) for table in Table.objects.filter(active=True)]
-    line_to_void = None
-    if request.GET.get("void_line") and order is not None:
-        line_to_void = next((ln for ln in lines if str(ln.pk) == request.GET["void_line"]), None)
-    managers = list(pins.managers())
-    me = getattr(request.user, "staff", None)
+    here = _here(request, "category", "q", "view")
+    context = _basket_context(
+        request, order, here=here, line_to_void=request.GET.get("void_line"), void=request.GET.get("void") == "order"
+    )
+    if _wants_fragment(request):
+        return _fragment(request, context)
     return render(
         request,
         "pos/till.html",
-        {
-            "business": _business(),
+        context
+        | {
             "categories": categories,
             "selected": selected,
             "products": products,
             "query": query,
             "view": view,
-            "order": order,
-            "lines": lines,
-            "pending_table": None if order else _pending_table(request),
-            "open_orders": [o for o in open_list if order is None or o.pk != order.pk],
-            "tables": tables,
-            "here": _here(request, "category", "q", "view"),
-            "confirm_void": request.GET.get("void") == "order" and bool(lines),
-            "line_to_void": line_to_void,
-            "managers": managers,
-            "approver_default": me.pk if me and me.role == StaffProfile.Role.MANAGER else None,
         },
     )
 
 
-def _back(request: HttpRequest) -> HttpResponse:
-    """Return to the till page the form was on (``next``): a path on this site only, nothing else."""
+def _fragment(request: HttpRequest, context: dict) -> HttpResponse:
+    response = render(request, "pos/_basket_fragment.html", context)
+    response["Vary"] = "X-Requested-With, Accept"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _posted_here(request: HttpRequest) -> str:
+    """Return the till address the posting page was showing (its ``next``), or the till itself."""
     target = request.POST.get("next", "")
-    safe = (
+    return target if _is_local(target) else "/"
+
+
+def _basket(request: HttpRequest, order: Order | None = None, **kwargs) -> HttpResponse:
+    """Answer a basket action: the basket fragment for the till's script, the till page (a redirect) otherwise.
+
+    ``order`` (and ``lines``) are the order on the screen and its lines when the caller has them at hand.
+    """
+    if _wants_fragment(request):
+        if order is None or order.status != Order.Status.OPEN:
+            order, kwargs["lines"] = _current(request), None
+        return _fragment(request, _basket_context(request, order, here=_posted_here(request), **kwargs))
+    return _back(request)
+
+
+def _stay(request: HttpRequest, order: Order | None = None) -> HttpResponse:
+    """Show the till again with what a message says: the basket fragment, or a redirect to the till page."""
+    return _basket(request, order) if _wants_fragment(request) else redirect("pos:till")
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Send the browser to ``url``: a redirect, or for the till's script a header saying where to go."""
+    if _wants_fragment(request):
+        response = HttpResponse(status=204)
+        response["X-Till-Location"] = url
+        return response
+    return redirect(url)
+
+
+def _is_local(target: str) -> bool:
+    return (
         target.startswith("/")
         and not target.startswith("//")
         and len(target) <= 2000
         and target.isprintable()
         and not any(ch.isspace() or ch == "\\" for ch in target)
     )
-    return redirect(target if safe else "pos:till")
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Return to the till page the form was on (``next``): a path on this site only, nothing else."""
+    target = request.POST.get("next", "")
+    return redirect(target if _is_local(target) else "pos:till")
 
 
 @require_POST
 @till_user_required
 def add_product(request: HttpRequest) -> HttpResponse:
-    product_id = _id(request.POST.get("product"))
-    product = Product.objects.filter(pk=product_id).select_related("vat_rate").first() if product_id else None
+    product = catalogue.current().product(_id(request.POST.get("product")))
     if product is None:
         messages.error(request, "That product is not on the till any more. Choose it again.")
-        return _back(request)
+        return _basket(request)
+    order = _order_for(request)
     try:
-        orders.add_product(_order_for(request), product)
+        lines = orders.add_to_basket(order, product)
     except PosError as err:
         messages.error(request, err.message)
-    return _back(request)
+        lines = None
+    return _basket(request, order, lines=lines)
 
 
 def _looks_like_barcode(code: str) -> bool:
@@ -218,21 +285,23 @@ def scan(request: HttpRequest) -> HttpResponse:
     code = request.POST.get("code", "").strip()
     if not code:
         messages.error(request, "Scan a barcode or type what to look for.")
-        return redirect("pos:till")
+        return _stay(request)
     if not code.isprintable() or len(code) > 200:
         messages.error(request, "That is not a barcode or a search: scan it again or type a product name.")
-        return redirect("pos:till")
+        return _stay(request)
     product = orders.find_by_code(code)
     if product is None:
         if _looks_like_barcode(code):
             messages.error(request, f"Barcode not found: {code}. Nothing was added.")
-            return _back(request)
-        return redirect("/?" + urlencode({"q": code}))  # not a barcode: show it as a search
+            return _basket(request)
+        return _go(request, "/?" + urlencode({"q": code}))  # not a barcode: show it as a search
+    order = _order_for(request)
     try:
-        orders.add_product(_order_for(request), product)
+        lines = orders.add_to_basket(order, product)
     except PosError as err:
         messages.error(request, err.message)
-    return _back(request)
+        lines = None
+    return _basket(request, order, lines=lines)
 
 
 @require_POST
@@ -249,7 +318,7 @@ def set_quantity(request: HttpRequest, line_id: str) -> HttpResponse:
         orders.set_quantity(order, number, quantity)
     except PosError as err:
         messages.error(request, err.message)
-    return _back(request)
+    return _basket(request, order)
 
 
 def _posted_table(request: HttpRequest) -> tuple[bool, Table | None]:
@@ -257,8 +326,7 @@ def _posted_table(request: HttpRequest) -> tuple[bool, Table | None]:
     posted = request.POST.get("table", "").strip()
     if not posted:
         return True, None
-    table_id = _id(posted)
-    table = Table.objects.filter(pk=table_id, active=True).first() if table_id else None
+    table = catalogue.current().table(_id(posted))
     if table is None:
         messages.error(request, "Choose a table from the list.")
         return False, None
@@ -271,19 +339,20 @@ def set_table(request: HttpRequest) -> HttpResponse:
     """Put the order on the screen on a table (or none); with an empty basket, open that table's tab."""
     ok, table = _posted_table(request)
     if not ok:
-        return redirect("pos:till")
+        return _basket(request)
     order = _current(request)
     if order is None or not order.lines.exists():
-        return _open_tab(request, table)
+        _open_tab(request, table)
+        return _basket(request)
     tab = orders.tab_for(table) if table else None
     if tab is not None and tab.pk != order.pk:
         messages.error(request, f"{table.name} already has an open tab (order #{tab.pk}). Open it from Tables.")
-        return redirect("pos:till")
+        return _basket(request, order)
     try:
         orders.assign_table(order, table)
     except PosError as err:
         messages.error(request, err.message)
-    return redirect("pos:till")
+    return _basket(request, order)
 
 
 def _open_tab(request: HttpRequest, table: Table | None) -> HttpResponse:
@@ -401,7 +470,7 @@ def void_line(request: HttpRequest, line_id: str) -> HttpResponse:
     number = _id(line_id)
     if order is None or number is None:
         messages.error(request, "That item was already taken off the order.")
-        return redirect("pos:till")
+        return _stay(request, order)
     try:
         approver = _approver(request)
         record = orders.void_line(
@@ -409,9 +478,11 @@ def void_line(request: HttpRequest, line_id: str) -> HttpResponse:
         )
     except PosError as err:
         messages.error(request, err.message)
+        if _wants_fragment(request):
+            return _basket(request, order, line_to_void=number)
         return redirect("/?" + urlencode({"void_line": number}))
     messages.success(request, f"Voided {record.quantity} × {record.product_name}.")
-    return redirect("pos:till")
+    return _stay(request, order)
 
 
 def _order_or_404(pk: int) -> Order:
@@ -425,12 +496,6 @@ def _order_or_404(pk: int) -> Order:
 def receipt(request: HttpRequest, pk: int) -> HttpResponse:
     order = _order_or_404(pk)
     lines = list(order.lines.all())
-    vat_rates: dict[int, dict[str, int]] = {}
-    for line in lines:
-        entry = vat_rates.setdefault(line.vat_rate_bp, {"gross": 0, "vat": 0})
-        entry["gross"] += line.line_total_minor
-        entry["vat"] += line.vat_minor
-        entry["net"] = entry["gross"] - entry["vat"]
     payment = order.payments.first()
     just_paid = request.session.pop(JUST_PAID, None) == order.pk
     return render(
@@ -441,7 +506,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
             "order": order,
             "lines": lines,
             "payment": payment,
-            "vat_rates": sorted(vat_rates.items(), reverse=True),
+            "vat_rates": reports.receipt_vat(lines),
             "refunds": list(order.refunds.prefetch_related("lines__order_line").select_related("approved_by")),
             "change_due": payment.change_minor if just_paid and payment and payment.method == "cash" else None,
             "can_refund": order.status == Order.Status.PAID,

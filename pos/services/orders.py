@@ -1,16 +1,19 @@
 """Ringing up a sale: open an order, add lines, take payment, void, refund.
 
 Each function owns its transaction. Lines snapshot the product's name, price
-and VAT rate; the order's totals are recomputed from its lines every time
-(rules in :mod:`pos.services.money`).
+and VAT rate (rules in :mod:`pos.services.money`). An order's totals are the
+sums of its lines' gross and VAT, never re-rounded; so a change to one line
+changes the totals by exactly that line's change, and they are updated by that
+difference (:func:`_add_to_totals`) instead of summing every line again
+(:func:`recalculate`, kept to check and to repair).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from pos.exceptions import InvalidInput, OrderClosedError, PaymentError, PosError
@@ -38,11 +41,37 @@ def _require_open(order: Order) -> None:
         raise OrderClosedError(f"Order #{order.pk} is already {order.get_status_display().lower()}.")
 
 
-def _recalculate(order: Order) -> None:
+def recalculate(order: Order) -> None:
+    """Set the order's totals to the sums of its lines (the full recomputation)."""
     totals = order.lines.aggregate(total=Sum("line_total_minor"), vat=Sum("vat_minor"))
     order.total_minor = totals["total"] or 0
     order.vat_minor = totals["vat"] or 0
     order.save(update_fields=["total_minor", "vat_minor"])
+
+
+def _add_to_totals(order: Order, gross_minor: int, vat_minor: int) -> None:
+    """Add one line's change (new amounts minus old) to the order's totals, in the database and on ``order``.
+
+    Exact because the totals are plain sums of the lines (no re-rounding), and
+    safe against another till changing the same order: the addition happens in
+    the database, and the new totals are read back from it.
+    """
+    if not gross_minor and not vat_minor:
+        return
+    if connection.vendor in ("sqlite", "postgresql"):  # one statement: UPDATE … RETURNING
+        quote = connection.ops.quote_name
+        total_col, vat_col = (quote(Order._meta.get_field(name).column) for name in ("total_minor", "vat_minor"))
+        table, pk = quote(Order._meta.db_table), quote(Order._meta.pk.column)
+        # names from the model's own metadata, quoted; the values are parameters
+        sql = f"UPDATE {table} SET {total_col} = {total_col} + %s, {vat_col} = {vat_col} + %s WHERE {pk} = %s"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {total_col}, {vat_col}", [gross_minor, vat_minor, order.pk])
+            order.total_minor, order.vat_minor = cursor.fetchone()
+    else:
+        Order.objects.filter(pk=order.pk).update(
+            total_minor=F("total_minor") + gross_minor, vat_minor=F("vat_minor") + vat_minor
+        )
+        order.refresh_from_db(fields=["total_minor", "vat_minor"])
 
 
 def open_order(cashier, table: Table | None = None, now: datetime | None = None) -> Order:
@@ -55,9 +84,18 @@ def current_order(cashier) -> Order | None:
     return Order.objects.filter(cashier=cashier, status=Order.Status.OPEN).order_by("-created_at", "-pk").first()
 
 
-@transaction.atomic
 def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
     """Add ``quantity`` of ``product``; the same product at the same price adds to its line."""
+    return _add(order, product, quantity)[0]
+
+
+def add_to_basket(order: Order, product: Product, quantity: int = 1) -> list[OrderLine]:
+    """Add like :func:`add_product`; return the order's lines as they now are (what the till shows next)."""
+    return _add(order, product, quantity)[1]
+
+
+@transaction.atomic
+def _add(order: Order, product: Product, quantity: int) -> tuple[OrderLine, list[OrderLine]]:
     _require_open(order)
     if not product.active:
         raise PosError(f"{product.name} is not on sale.")
@@ -65,8 +103,9 @@ def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
         raise PosError("Quantity must be at least 1.")
     # Match in Python among this order's few lines: a SQL filter on product_id
     # tempts SQLite into the product index, which spans every sale ever made.
+    lines = list(order.lines.all())
     line = next(
-        (ln for ln in order.lines.all() if ln.product_id == product.pk and ln.unit_price_minor == product.price_minor),
+        (ln for ln in lines if ln.product_id == product.pk and ln.unit_price_minor == product.price_minor),
         None,
     )
     if line is None:
@@ -80,12 +119,13 @@ def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
         )
     if line.quantity + quantity > MAX_QUANTITY:
         raise InvalidInput(f"A line holds at most {MAX_QUANTITY} of an item.")
+    before_gross, before_vat = line.line_total_minor, line.vat_minor
     line.quantity += quantity
     amounts = line_amounts(line.unit_price_minor, line.quantity, line.vat_rate_bp)
     line.line_total_minor, line.vat_minor = amounts.gross_minor, amounts.vat_minor
     line.save()
-    _recalculate(order)
-    return line
+    _add_to_totals(order, line.line_total_minor - before_gross, line.vat_minor - before_vat)
+    return line, lines if line in lines else [*lines, line]
 
 
 @transaction.atomic
@@ -103,13 +143,15 @@ def set_quantity(order: Order, line_id: int, quantity: int) -> None:
         if quantity == 0:
             raise PosError("That item was already taken off the order.")
         raise PosError("That item is no longer on the order.")
+    before_gross, before_vat = line.line_total_minor, line.vat_minor
     if quantity == 0:
         line.delete()
+        _add_to_totals(order, -before_gross, -before_vat)
     else:
         amounts = line_amounts(line.unit_price_minor, quantity, line.vat_rate_bp)
         line.quantity, line.line_total_minor, line.vat_minor = quantity, amounts.gross_minor, amounts.vat_minor
         line.save()
-    _recalculate(order)
+        _add_to_totals(order, line.line_total_minor - before_gross, line.vat_minor - before_vat)
 
 
 @transaction.atomic
@@ -307,7 +349,7 @@ def void_line(order: Order, line_id: int, *, by, approved_by, reason: str, now: 
         created_at=now or timezone.now(),
     )
     line.delete()
-    _recalculate(order)
+    _add_to_totals(order, -record.amount_minor, -line.vat_minor)
     return record
 
 
@@ -355,10 +397,9 @@ def discard_empty_orders(cashier) -> int:
 
 def find_by_code(code: str) -> Product | None:
     """Return the active product with this barcode or SKU (what a scanner types)."""
-    code = code.strip()
-    if not code:
-        return None
-    return Product.objects.filter(Q(barcode=code) | Q(sku__iexact=code), active=True).first()
+    from pos.services import catalogue
+
+    return catalogue.current().find_by_code(code)
 
 
 def search_products(query: str) -> QuerySet[Product]:
@@ -375,7 +416,7 @@ def has_open_sale() -> bool:
 
 
 def _symbol() -> str:
-    from pos.models import Business
+    from pos.services import catalogue
 
-    business = Business.objects.first()
+    business = catalogue.current().business
     return business.currency_symbol if business else "£"

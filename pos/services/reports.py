@@ -6,6 +6,7 @@ paid; refunds are listed separately and subtracted for the net takings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,6 +51,26 @@ class Takings:
         return self.by_method.get("cash", 0) - refunds_cash
 
 
+def vat_by_rate(rows: Iterable[tuple[int, int, int]]) -> dict[int, dict[str, int]]:
+    """Sum ``(rate_bp, gross_minor, vat_minor)`` rows into gross and VAT per rate, highest rate first.
+
+    The one VAT summary of the till: a receipt passes its lines, the X and Z
+    reports pass the period's lines already summed per rate by the database.
+    Net is gross minus VAT (the templates subtract); nothing is re-rounded.
+    """
+    summary: dict[int, dict[str, int]] = {}
+    for rate_bp, gross_minor, vat_minor in rows:
+        entry = summary.setdefault(int(rate_bp), {"gross": 0, "vat": 0})
+        entry["gross"] += gross_minor or 0
+        entry["vat"] += vat_minor or 0
+    return dict(sorted(summary.items(), reverse=True))
+
+
+def receipt_vat(lines: Iterable[OrderLine]) -> dict[int, dict[str, int]]:
+    """Return a receipt's VAT summary: gross and VAT per rate of its lines, highest rate first."""
+    return vat_by_rate((line.vat_rate_bp, line.line_total_minor, line.vat_minor) for line in lines)
+
+
 def x_report(now: datetime | None = None) -> Takings:
     """Return the takings since the last Z report, without closing anything."""
     now = now or timezone.now()
@@ -76,8 +97,8 @@ def x_report(now: datetime | None = None) -> Takings:
     voids = LineVoid.objects.filter(z_report__isnull=True).aggregate(n=Count("pk"), total=Sum("amount_minor"))
     report.line_void_count, report.line_void_minor = voids["n"] or 0, voids["total"] or 0
     lines = OrderLine.objects.filter(order__in=orders).values("vat_rate_bp")
-    for row in lines.annotate(gross=Sum("line_total_minor"), vat=Sum("vat_minor")).order_by("-vat_rate_bp"):
-        report.by_vat_rate[row["vat_rate_bp"]] = {"gross": row["gross"] or 0, "vat": row["vat"] or 0}
+    per_rate = lines.annotate(gross=Sum("line_total_minor"), vat=Sum("vat_minor")).order_by("-vat_rate_bp")
+    report.by_vat_rate = vat_by_rate((row["vat_rate_bp"], row["gross"], row["vat"]) for row in per_rate)
     return report
 
 

@@ -42,18 +42,21 @@
   });
 
   // "Barcode not found" beeps, so the cashier looks up from the scanner.
-  document.querySelectorAll(".messages .msg-error").forEach(function (item) {
-    if (!/not found/i.test(item.textContent)) return;
-    try {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      var ctx = new Ctx();
-      var osc = ctx.createOscillator();
-      osc.frequency.value = 880;
-      osc.connect(ctx.destination);
-      osc.start();
-      osc.stop(ctx.currentTime + 0.25);
-    } catch (e) { /* no sound: the message is on screen */ }
-  });
+  function beepOnNotFound(root) {
+    root.querySelectorAll(".messages .msg-error").forEach(function (item) {
+      if (!/not found/i.test(item.textContent)) return;
+      try {
+        var Ctx = window.AudioContext || window.webkitAudioContext;
+        var ctx = new Ctx();
+        var osc = ctx.createOscillator();
+        osc.frequency.value = 880;
+        osc.connect(ctx.destination);
+        osc.start();
+        osc.stop(ctx.currentTime + 0.25);
+      } catch (e) { /* no sound: the message is on screen */ }
+    });
+  }
+  beepOnNotFound(document);
 
   // The scan box: always empty and focused, ready for the next scan.
   var scan = document.getElementById("scan");
@@ -64,10 +67,11 @@
   }
 
   // Change due, shown while the cash is typed (integer minor units, as the server counts).
-  var tendered = document.getElementById("tendered");
-  var changeDue = document.getElementById("change-due");
-  var totalEl = document.getElementById("order-total");
-  if (tendered && changeDue && totalEl) {
+  function initChangeDue() {
+    var tendered = document.getElementById("tendered");
+    var changeDue = document.getElementById("change-due");
+    var totalEl = document.getElementById("order-total");
+    if (!tendered || !changeDue || !totalEl) return;
     var symbol = (totalEl.textContent.trim().match(/^[^0-9-]*/) || [""])[0];
     var format = function (minor) {
       var whole = Math.floor(minor / 100), cents = minor % 100;
@@ -85,4 +89,171 @@
     tendered.addEventListener("input", update);
     update();
   }
+  initChangeDue();
+
+  // Basket actions (add, scan, quantity, table, line void) go by fetch: the server answers with the
+  // basket and the open orders, swapped in here, instead of a redirect and a whole new page. One
+  // request at a time, in the order tapped; while any is on its way, <body aria-busy="true">, and
+  // links and other forms (Pay, Park…) wait for the basket to be up to date before they go.
+  var basket = document.querySelector(".basket");
+  var enhanced = basket && window.fetch && window.DOMParser && !document.querySelector(".tables-grid");
+  if (!enhanced) return;
+  var queue = [];
+  var running = false;
+  var waiting = [];
+
+  function busy(on) {
+    if (on) document.body.setAttribute("aria-busy", "true");
+    else document.body.removeAttribute("aria-busy");
+  }
+
+  function whenIdle(go) {
+    if (!running && !queue.length) go();
+    else waiting.push(go);
+  }
+
+  // A form swapped out while its tap waited: the same form (action and button) in the new basket.
+  function sameForm(form, submitter) {
+    if (form.isConnected) return { form: form, submitter: submitter };
+    var action = form.getAttribute("action");
+    var forms = document.querySelectorAll("form");
+    for (var i = 0; i < forms.length; i++) {
+      if (forms[i].getAttribute("action") !== action) continue;
+      if (!submitter) return { form: forms[i], submitter: null };
+      var buttons = forms[i].querySelectorAll("button");
+      for (var j = 0; j < buttons.length; j++) {
+        var b = buttons[j];
+        if (b.name === submitter.name && b.value === submitter.value && b.textContent === submitter.textContent
+            && b.getAttribute("aria-label") === submitter.getAttribute("aria-label")) {
+          return { form: forms[i], submitter: b };
+        }
+      }
+    }
+    return null;
+  }
+
+  function formData(form, submitter) {
+    var data = new FormData(form);
+    if (submitter && submitter.name) data.append(submitter.name, submitter.value);
+    return data;
+  }
+
+  function plainSubmit(form, submitter) {
+    form.dataset.plain = "1";
+    if (form.requestSubmit) form.requestSubmit(submitter || undefined);
+    else form.submit();
+  }
+
+  function swap(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var newBasket = doc.querySelector(".basket");
+    if (!newBasket) return false;
+    var hadFocus = document.activeElement;
+    var oldBasket = document.querySelector(".basket");
+    oldBasket.replaceWith(document.adoptNode(newBasket));
+    var newOrders = doc.querySelector(".open-orders");
+    var oldOrders = document.querySelector(".open-orders");
+    if (newOrders && oldOrders) oldOrders.replaceWith(document.adoptNode(newOrders));
+    var newMessages = doc.querySelector(".messages");
+    var oldMessages = document.querySelector(".messages");
+    if (oldMessages) oldMessages.remove();
+    if (newMessages && newMessages.children.length) {
+      document.querySelector("main").before(document.adoptNode(newMessages));
+      beepOnNotFound(document);
+    }
+    var here = newBasket.dataset.here;
+    if (here && here !== location.pathname + location.search) history.replaceState(null, "", here);
+    initChangeDue();
+    // Keep the scan box ready, unless the cashier is typing somewhere else (cash, a reason, a PIN).
+    var typing = hadFocus && hadFocus.isConnected && /^(INPUT|SELECT|TEXTAREA)$/.test(hadFocus.tagName);
+    var approve = document.querySelector(".basket .approve-form input[name=reason]");
+    if (approve && !typing) approve.focus();
+    else if (scan && !typing) scan.focus();
+    return true;
+  }
+
+  function next() {
+    var job = queue.shift();
+    if (!job) {
+      running = false;
+      busy(false);
+      var go = waiting.splice(0, waiting.length);
+      go.forEach(function (fn) { fn(); });
+      return;
+    }
+    running = true;
+    var target = job.data ? job : sameForm(job.form, job.submitter);
+    if (!target) { next(); return; }  // that button is gone (its line was removed): nothing to do
+    var data = job.data || formData(target.form, target.submitter);
+    fetch(target.form.action, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch", "Accept": "text/html-fragment" },
+    }).then(function (response) {
+      var goTo = response.headers.get("X-Till-Location");
+      if (goTo) { window.location.assign(goTo); return null; }  // a search: its own page
+      if (response.redirected) { window.location.assign(response.url); return null; }  // signed out, start-up…
+      if (!response.ok) { window.location.reload(); return null; }  // the page says what is wrong
+      return response.text().then(function (html) {
+        if (!swap(html)) { window.location.reload(); return; }
+        next();
+      });
+    }).catch(function () {
+      // No answer: post it the plain way, so the tap is not lost and the browser shows what happened.
+      if (scan && target.form === scan.form && job.data) scan.value = job.data.get("code") || "";
+      plainSubmit(target.form, target.submitter);
+    });
+  }
+
+  function enqueue(form, submitter) {
+    // A form outside the basket (products, scan) is read now: the scan box empties for the next scan.
+    // One inside it is read when its turn comes: a second tap on "+" counts from the first one's answer.
+    var inside = basket && form.closest(".basket");
+    queue.push({ form: form, submitter: submitter, data: inside ? null : formData(form, submitter) });
+    if (form === (scan && scan.form)) scan.value = "";
+    busy(true);
+    if (!running) next();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.plain) { delete form.dataset.plain; return; }
+    var submitter = event.submitter || null;
+    if (form.hasAttribute("data-basket")) {
+      event.preventDefault();
+      enqueue(form, submitter);
+    } else if (running || queue.length) {
+      event.preventDefault();  // Pay, Park…: once the basket is up to date (and with its new form)
+      var values = {};
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.type !== "hidden" && el.type !== "submit") values[el.name] = el.value;
+      });
+      whenIdle(function () {
+        var target = sameForm(form, submitter);
+        if (!target || (target.submitter && target.submitter.disabled)) return;
+        Object.keys(values).forEach(function (name) {
+          var field = target.form.elements[name];
+          if (field && !field.value) field.value = values[name];
+        });
+        plainSubmit(target.form, target.submitter);
+      });
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.hasAttribute && field.hasAttribute("data-submit-on-change")) {
+      if (field.form.requestSubmit) field.form.requestSubmit();
+      else enqueue(field.form, null);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || !(running || queue.length) || event.defaultPrevented) return;
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();  // a category or Tables: once the basket's last tap is saved
+    whenIdle(function () { window.location.assign(link.href); });
+  });
 })();

@@ -19,6 +19,11 @@ def _cashier_pin(output: list[str]) -> str:
     return match.group(1)
 
 
+def _basket_saved(page) -> None:
+    """Wait until every basket tap has its answer on screen (the till's script sets aria-busy meanwhile)."""
+    page.wait_for_selector("body:not([aria-busy])", state="attached")
+
+
 def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
     page.goto(headless_app.url)
     page.wait_for_selector("text=Welcome to AurSwift")
@@ -32,10 +37,19 @@ def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
     page.get_by_role("button", name="Sign in").click()
 
     page.wait_for_selector("text=Tap a product or scan a barcode to start.")
+    page.evaluate("window.samePage = true")
     page.locator("button.product[data-name=Cappuccino]").click()
+    page.locator("button.product[data-name=Cappuccino]").click()  # tapped before the first one's answer
+    _basket_saved(page)
+    assert page.evaluate("window.samePage === true")  # the basket was swapped in: no new page
+    assert page.evaluate("document.activeElement.id") == "scan"  # ready for the next scan
+    assert page.inner_text("#order-total") == "£6.80"
     page.locator("button.product[data-name=Cappuccino]").click()
-    page.get_by_role("link", name="Cakes").click()
+    page.get_by_role("link", name="Cakes").click()  # waits for the tap before it to be saved
     page.locator("button.product[data-name=Brownie]").click()
+    _basket_saved(page)
+    page.get_by_role("button", name="One less Cappuccino").click()
+    _basket_saved(page)
     assert page.inner_text("#order-total") == "£9.75"  # 2 × 3.40 + 2.95
     page.screenshot(path=str(tmp_path / "till-basket.png"))
 

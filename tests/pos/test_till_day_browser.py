@@ -64,6 +64,7 @@ def _sign_out(page) -> None:
 def _tap(page, product: str) -> None:
     page.locator(f"button.product[data-name='{product}']").click()
     page.wait_for_load_state()
+    page.wait_for_selector("body:not([aria-busy])", state="attached")  # the basket answered (fetch)
 
 
 def _category(page, name: str) -> None:
