@@ -11,6 +11,10 @@ the top level: extract into an empty folder, run ``./aurswift``) into
 ``--archive-dir`` (default: ``DIR``). Prints one JSON object with the paths,
 sizes and build time. docs/bundles.md describes the layout.
 
+Each bundle records the versions of the packages it carries in
+``_internal/versions.json`` (``bundled_versions``): release notes list what
+changed from one release to the next (``maintenance/updates/release.py``).
+
 The app's own files are staged first (``app_files``: what git sees in the
 working tree under the app folders, with the version stamped and the trusted
 update root added when given), so a release build ships exactly its files.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.metadata
 import json
 import os
 import platform
@@ -44,6 +49,7 @@ VERSION_FILE = "aurswift/__init__.py"
 TRUSTED_ROOT = "maintenance/updates/trusted_root.json"
 VERSION_RE = re.compile(r'^__version__ = "([^"]+)"', re.MULTILINE)
 SKIP_SUFFIXES = (".pyc", ".pyo")
+VERSIONS_FILE = "versions.json"  # in the bundle's resources folder (_internal/)
 
 
 def platform_tag(system: str | None = None, machine: str | None = None) -> str:
@@ -116,6 +122,39 @@ def folder_size(path: Path) -> int:
         if item.is_file() and not item.is_symlink():
             total += item.stat().st_size
     return total
+
+
+def resources_dir(bundle: Path) -> Path:
+    """The bundle's resources folder (``sys._MEIPASS``): ``_internal/`` beside the executable."""
+    inner = bundle / "_internal"
+    return inner if inner.is_dir() else bundle
+
+
+def bundled_versions(bundle: Path) -> dict:
+    """Return ``{"python": X.Y.Z, "packages": {distribution: version}}`` for the packages inside ``bundle``.
+
+    A distribution counts when one of its top-level modules is in the resources folder
+    (a package folder, a module, or an extension module); the build's virtualenv says which version.
+    """
+    resources = resources_dir(bundle)
+    present = {item.name.split(".", 1)[0] for item in resources.iterdir()} if resources.is_dir() else set()
+    packages: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        tops = {
+            str(file).replace("\\", "/").split("/", 1)[0].split(".", 1)[0]
+            for file in (dist.files or [])
+            if not str(file).startswith("..") and ".dist-info" not in str(file)
+        }
+        if tops & present:
+            packages[dist.metadata["Name"]] = dist.version
+    return {"python": platform.python_version(), "packages": dict(sorted(packages.items(), key=lambda i: i[0].lower()))}
+
+
+def write_versions(bundle: Path) -> dict:
+    """Write :func:`bundled_versions` into the bundle (``_internal/versions.json``); return it."""
+    versions = bundled_versions(bundle)
+    (resources_dir(bundle) / VERSIONS_FILE).write_text(json.dumps(versions, indent=1) + "\n", encoding="utf-8")
+    return versions
 
 
 def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -213,9 +252,12 @@ def build(
     if with_launcher:  # the stable launcher rides in the bundle: what the shortcut starts
         launcher = build_stable_launcher(work / "stable-dist", work / "stable-work", quiet=quiet)
         shutil.copy2(launcher, bundle / launcher.name)
+    versions = write_versions(bundle)
     result: dict = {
         "version": version,
         "platform": platform_tag(),
+        "python": versions["python"],
+        "packages": versions["packages"],
         "bundle": str(bundle),
         "executable": str(bundle / ("aurswift.exe" if os.name == "nt" else "aurswift")),
         "bundle_bytes": folder_size(bundle),

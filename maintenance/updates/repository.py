@@ -6,6 +6,14 @@ python-tuf's Metadata API), ``targets/`` (release archives, ``latest.json``,
 holding each file once). Every archive, manifest and blob is a signed target,
 so a client can fetch only the files that changed and still verify each one.
 
+Frozen bundles are published per platform (:meth:`UpdateRepository.publish_bundle`):
+``latest-<platform>.json``, ``manifests/aurswift-X.Y.Z-<platform>.json`` and the
+first-install archive ``aurswift-X.Y.Z-<platform>.tar.gz`` are signed targets;
+the bundle's files are ``blobs/<sha256>`` too, but are *not* listed one by one
+in ``targets.json`` (thousands per release, on every platform): each blob's
+length and sha256 come from its signed manifest, and the client has python-tuf
+check them exactly as for a listed target.
+
 The signing keys are *not* in this folder: they live in a separate keys folder
 (:mod:`maintenance.updates.keys`), and every write refuses a repository folder
 that holds key material, since this folder is what gets hosted.
@@ -15,6 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +38,51 @@ from maintenance.updates.keys import PUBLISHING_ROLES, ROLES, Keyring, SigningKe
 
 EXPIRY = {"root": 365, "targets": 90, "snapshot": 30, "timestamp": 7}
 LATEST = "latest.json"
+
+
+def latest_name(platform: str = "") -> str:
+    """``latest-<platform>.json`` (a platform's bundles), or ``latest.json`` (platform-independent source)."""
+    return f"latest-{platform}.json" if platform else LATEST
+
+
+def manifest_name(version: str, platform: str = "") -> str:
+    return f"manifests/aurswift-{version}-{platform}.json" if platform else f"manifests/aurswift-{version}.json"
+
+
+def blob_name(sha256: str) -> str:
+    return f"blobs/{sha256}"
+
+
+def bundle_archive_name(version: str, platform: str) -> str:
+    """The first-install archive: the bundle's files at the top level (extract anywhere, run ./aurswift)."""
+    return f"aurswift-{version}-{platform}.tar.gz"
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """Return (sha256, length) of a file, read in chunks: a bundle holds files of 200 MB."""
+    digest, length = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            length += len(chunk)
+    return digest.hexdigest(), length
+
+
+def bundle_manifest(bundle: Path) -> dict[str, dict]:
+    """Every file of a bundle folder by relative path: ``{sha256, length, mode}``, or ``{link}`` for a symlink."""
+    files: dict[str, dict] = {}
+    for folder, dirs, names in os.walk(bundle):
+        here = Path(folder)
+        for name in sorted(dirs + names):
+            path = here / name
+            relative = path.relative_to(bundle).as_posix()
+            if path.is_symlink():
+                files[relative] = {"link": os.readlink(path)}
+            elif path.is_file():
+                sha, length = hash_file(path)
+                files[relative] = {"sha256": sha, "length": length, "mode": stat.S_IMODE(path.stat().st_mode)}
+        dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
+    return dict(sorted(files.items()))
 
 
 @dataclass(frozen=True)
@@ -144,6 +200,80 @@ class UpdateRepository:
         (self.targets_dir / "manifests").mkdir(parents=True, exist_ok=True)
         (self.targets_dir / name).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         return name
+
+    def publish_bundle(
+        self,
+        bundle: Path,
+        archive: Path,
+        version: str,
+        notes: str,
+        platform: str,
+        *,
+        extra: dict | None = None,
+    ) -> dict:
+        """Publish a frozen bundle for ``platform``: blobs, signed manifest, first-install archive, latest.
+
+        Returns what was written into ``latest-<platform>.json`` (with ``new_blobs``/``new_blob_bytes``
+        added: how much this release added to the repository).
+        """
+        self.check_signing_keys()
+        files = bundle_manifest(bundle)
+        blobs = self.targets_dir / "blobs"
+        blobs.mkdir(parents=True, exist_ok=True)
+        new_blobs = new_bytes = 0
+        for name, entry in files.items():
+            if "link" in entry:
+                continue
+            blob = self.targets_dir / blob_name(entry["sha256"])
+            if blob.exists() and blob.stat().st_size == entry["length"]:
+                continue
+            tmp = blob.with_name(f".{blob.name}.tmp")
+            shutil.copyfile(bundle / name, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, blob)
+            new_blobs, new_bytes = new_blobs + 1, new_bytes + entry["length"]
+        archive_name = bundle_archive_name(version, platform)
+        target = self.targets_dir / archive_name
+        if archive.resolve() != target.resolve():
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(archive, tmp)
+            os.replace(tmp, target)
+        manifest = manifest_name(version, platform)
+        (self.targets_dir / "manifests").mkdir(parents=True, exist_ok=True)
+        document = {
+            "version": version,
+            "platform": platform,
+            "kind": "bundle",
+            "folder": f"aurswift-{version}",
+            "files": files,
+        }
+        (self.targets_dir / manifest).write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+        latest = {
+            "version": version,
+            "platform": platform,
+            "kind": "bundle",
+            "archive": archive_name,
+            "manifest": manifest,
+            "notes": notes,
+            "published_at": _now().isoformat(),
+            "bundle_files": sum(1 for entry in files.values() if "link" not in entry),
+            "bundle_bytes": sum(entry.get("length", 0) for entry in files.values()),
+            **(extra or {}),
+        }
+        name = latest_name(platform)
+        (self.targets_dir / name).write_text(json.dumps(latest, indent=2), encoding="utf-8")
+        targets = self.load("targets")
+        for signed in (archive_name, manifest, name):
+            targets.signed.targets[signed] = TargetFile.from_file(signed, str(self.targets_dir / signed), ["sha256"])
+        self.resign(targets=targets)
+        return {**latest, "new_blobs": new_blobs, "new_blob_bytes": new_bytes}
+
+    def latest(self, platform: str = "") -> dict:
+        """What ``latest[-<platform>].json`` says now ({} when nothing was published for it)."""
+        try:
+            return json.loads((self.targets_dir / latest_name(platform)).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
 
     def resign(self, *, targets: Metadata | None = None, timestamp_expires: datetime | None = None) -> None:
         """Bump and sign targets (if given), snapshot and timestamp."""

@@ -56,3 +56,50 @@ def release_notes(messages: list[str]) -> str:
         if items:
             sections.append(f"### {title}\n" + "\n".join(f"- {s}" for s in items))
     return "\n\n".join(sections)
+
+
+def platform_tag(system: str | None = None, machine: str | None = None) -> str:
+    """Return the release platform of this machine: ``linux-x86_64``, ``win-amd64``, ``macos-arm64``, …
+
+    The same as ``packaging/build.py``'s ``platform_tag()`` (a test keeps them equal): the bundle a
+    machine builds and the releases its client asks for carry the same tag.
+    """
+    import platform
+    import sys
+
+    system = (system or sys.platform).lower()
+    machine = (machine or platform.machine()).lower()
+    if system.startswith("win"):
+        name = "win"
+        machine = {"x86_64": "amd64", "x64": "amd64", "aarch64": "arm64", "x86": "x86", "i686": "x86"}.get(
+            machine, machine
+        )
+    elif system in ("darwin", "macos", "mac"):
+        name = "macos"
+        machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
+    else:
+        name = "linux" if system.startswith("linux") else system
+        machine = {"amd64": "x86_64", "arm64": "aarch64", "i686": "x86", "i386": "x86"}.get(machine, machine)
+    return f"{name}-{machine}"
+
+
+def dependency_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """Lines saying which bundled packages changed: ``Django 5.2.18 → 5.2.19``, ``iniconfig 2.3.1 (new)``, …"""
+    lines = []
+    for name in sorted(set(old) | set(new), key=str.lower):
+        before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
+        if before is None:
+            lines.append(f"{name} {after} (new)")
+        elif after is None:
+            lines.append(f"{name} {before} (removed)")
+        else:
+            lines.append(f"{name} {before} → {after}")
+    return lines
+
+
+def dependency_notes(old: dict[str, str], new: dict[str, str]) -> str:
+    """A release-notes section for :func:`dependency_changes` ("" when nothing changed)."""
+    lines = dependency_changes(old, new)
+    return "### Dependencies\n" + "\n".join(f"- {line}" for line in lines) if lines else ""
