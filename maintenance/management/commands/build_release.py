@@ -31,6 +31,11 @@ class Command(MaintenanceCommand):
             "development keys are created there when it is new",
         )
         parser.add_argument("--project", type=Path, default=None, help="the git work tree (default: this app)")
+        parser.add_argument(
+            "--bundle",
+            action="store_true",
+            help="build this platform's frozen bundle (packaging/build.py) and publish it for this platform",
+        )
 
     def run(
         self,
@@ -39,6 +44,7 @@ class Command(MaintenanceCommand):
         repo: Path | None = None,
         keys: Path | None = None,
         project: Path | None = None,
+        bundle: bool = False,
         **options,
     ) -> Outcome:
         assert repo is not None  # --repo is required by the parser
@@ -46,6 +52,7 @@ class Command(MaintenanceCommand):
             (project or Path(settings.BASE_DIR)).resolve(),
             repo.expanduser().resolve(),
             keys.expanduser().resolve() if keys else None,
+            bundle=bundle,
         )
         if release.created_keys:
             self.stderr.write(
@@ -56,4 +63,6 @@ class Command(MaintenanceCommand):
             self.stderr.write(f"Warning: {path} can be read by other users of this machine (chmod go-rwx).")
         self.stderr.write(f"Release notes:\n{release.notes}\nArchive: {release.archive}")
         self.stderr.write(f"Signing keys: {release.keys_dir}")
-        return Outcome(lines=[release.version], data={"version": release.version})
+        if release.platform:
+            self.stderr.write(f"Platform: {release.platform}")
+        return Outcome(lines=[release.version], data={"version": release.version, "platform": release.platform})
