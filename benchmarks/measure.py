@@ -109,7 +109,7 @@ def sales(count: int = 300) -> dict:
     times.sort()
     admin = get_user_model().objects.filter(is_superuser=True).first() or get_user_model().objects.create_superuser(
         "bench-admin",
-        password="not-used-bench-only",  # noqa: S106
+        password="not-used-bench-only",
     )
     client.force_login(admin)
     list_times = []

@@ -17,6 +17,9 @@ class DatabaseMaintenance(models.Model):
         verbose_name = "database maintenance"
         verbose_name_plural = "database maintenance"
 
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
 
 class SoftwareUpdate(models.Model):
     class Meta:
@@ -24,3 +27,6 @@ class SoftwareUpdate(models.Model):
         default_permissions = ()
         permissions = [("manage_updates", "Can check for and install software updates")]
         verbose_name = "software update"
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)

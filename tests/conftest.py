@@ -9,6 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,7 +69,6 @@ class HeadlessApp:
 
     def wait_for(self, text: str, count: int = 1, timeout: float = 120.0) -> None:
         """Wait until ``text`` has been printed ``count`` times."""
-        import time
 
         deadline = time.monotonic() + timeout
         while sum(text in line for line in self.output) < count:
@@ -73,24 +77,17 @@ class HeadlessApp:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        import os
-        import signal
 
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)  # the launcher and anything it started
                 self.proc.wait(timeout=10)
-            except Exception:
+            except (subprocess.TimeoutExpired, ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, script: str = "launcher.py") -> HeadlessApp:
     """Start the launcher (or the stable launcher) headless and wait for its ``Serving on`` line."""
-    import subprocess
-    import sys
-    import threading
-    import time
-
     proc = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / script), "--headless", *args],
         cwd=REPO_ROOT,
@@ -131,7 +128,6 @@ def headless_app(app_env: dict[str, str]):
 @contextlib.contextmanager
 def small_tmpfs(mount_point: Path, size: str = "40m"):
     """Mount a real small filesystem for disk-full tests; skip, saying why, where mounting is refused."""
-    import subprocess
 
     mount_point.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
@@ -147,7 +143,6 @@ def small_tmpfs(mount_point: Path, size: str = "40m"):
 
 def fill_disk(folder: Path, leave_bytes: int) -> None:
     """Fill the file system under ``folder`` with a real file until about ``leave_bytes`` are free."""
-    import shutil
 
     with open(folder / "filler.bin", "wb") as out:
         while shutil.disk_usage(folder).free > leave_bytes + 1024 * 1024:
@@ -158,8 +153,6 @@ def fill_disk(folder: Path, leave_bytes: int) -> None:
 @contextlib.contextmanager
 def holding_write_lock(db: Path):
     """Yield another process that holds the database's write lock (BEGIN IMMEDIATE)."""
-    import subprocess
-    import sys
 
     holder = subprocess.Popen(
         [

@@ -8,7 +8,7 @@ os.environ.setdefault("AURSWIFT_DATA_DIR", tempfile.mkdtemp(prefix="aurswift-pyt
 # refuses to run there unless told that this (test-only) mix is intended.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from aurswift.settings import *  # noqa: E402,F403
+from aurswift.settings import *  # noqa: F403
 
 # PBKDF2's million rounds are right for a shop, too slow for hundreds of test sign-ins.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

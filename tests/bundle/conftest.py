@@ -152,7 +152,7 @@ class BundleApp:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=15)
-            except Exception:
+            except (subprocess.TimeoutExpired, ProcessLookupError):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=15)

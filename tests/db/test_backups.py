@@ -131,5 +131,5 @@ def test_managers_retention_setting_drives_pruning(tmp_path, settings):
     assert retention(tmp_path) == settings.AURSWIFT_BACKUP_RETENTION == 10
     preferences.set_backup_retention(tmp_path, 3)
     assert retention(tmp_path) == 3
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="between 1 and 1000"):
         preferences.set_backup_retention(tmp_path, 0)

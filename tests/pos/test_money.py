@@ -95,7 +95,7 @@ def test_the_shops_own_symbol_is_accepted():
 def test_bad_amounts_are_refused_with_a_message(text, says):
     with pytest.raises(InvalidInput, match=re.escape(says)):
         parse_money(text)
-    with pytest.raises(ValueError):  # still a ValueError for callers that catch that
+    with pytest.raises(ValueError, match=re.escape(says)):  # still a ValueError for callers that catch that
         parse_money(text)
 
 

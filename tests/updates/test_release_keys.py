@@ -41,7 +41,7 @@ COMMON_KEY_PATHS = [
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  (loopback test server)
+        with urllib.request.urlopen(url, timeout=10) as response:  # a loopback test server
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
