@@ -47,7 +47,7 @@ def _load_till_user(request: HttpRequest) -> None:
         and constant_time_compare(session_hash, user.get_session_auth_hash())
     ):
         return
-    request._cached_user = user  # what AuthenticationMiddleware's lazy user (and auser) return
+    request._cached_user = user  # type: ignore[attr-defined]  # what AuthenticationMiddleware's lazy user returns
     request.user = user
 
 

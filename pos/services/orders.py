@@ -22,7 +22,7 @@ from pos.services.money import MAX_AMOUNT_MINOR, format_money, line_amounts
 
 MAX_QUANTITY = 999
 """The most of one item a line can hold: more is a typing slip, not a sale."""
-MAX_REASON_LENGTH = Order._meta.get_field("void_reason").max_length
+MAX_REASON_LENGTH: int = Order._meta.get_field("void_reason").max_length or 200
 
 
 def parse_quantity(text: str | None) -> int:
@@ -60,7 +60,10 @@ def _add_to_totals(order: Order, gross_minor: int, vat_minor: int) -> None:
         return
     if connection.vendor in ("sqlite", "postgresql"):  # one statement: UPDATE … RETURNING
         quote = connection.ops.quote_name
-        total_col, vat_col = (quote(Order._meta.get_field(name).column) for name in ("total_minor", "vat_minor"))
+        # concrete integer fields: their column is their name unless db_column says otherwise
+        total_col, vat_col = (
+            quote(getattr(Order._meta.get_field(n), "column", n)) for n in ("total_minor", "vat_minor")
+        )
         table, pk = quote(Order._meta.db_table), quote(Order._meta.pk.column)
         # names from the model's own metadata, quoted; the values are parameters
         sql = f"UPDATE {table} SET {total_col} = {total_col} + %s, {vat_col} = {vat_col} + %s WHERE {pk} = %s"  # noqa: S608
