@@ -4,8 +4,14 @@ This file never changes with updates. It installs a staged release (one
 ``os.replace``) on "Restart & Update", when the app quits, or at the next
 start, starts it on trial, and if the new version cannot upgrade
 the database (it exits with code 75) or crashes before it is ready, switches
-back to the previous version and starts that instead. The database is never
-touched here: the versions' own guarded upgrade restores it on failure.
+back to the previous version and starts that instead. A version that shows
+"Database Migration Failed" offers "Keep using version X.Y.Z": it exits with
+code 77 and this launcher goes back the same way, trial or not. The
+database is never touched here: the versions' own guarded upgrade restores
+it on failure.
+
+Each version started learns the version it would go back to from
+``AURSWIFT_PREVIOUS_VERSION`` ("bundled" resolved to its number).
 
 Usage: python aurswift_stable.py [--headless]
 """
@@ -36,6 +42,18 @@ def launcher_for(data: Path, version: str | None) -> Path:
     return (install.version_root(data, version) if version else HERE) / "launcher.py"
 
 
+def bundled_version() -> str:
+    """Return the version of the app bundled with this launcher (read, not imported: no Django here)."""
+    import re
+
+    try:
+        text = (HERE / "aurswift" / "__init__.py").read_text(encoding="utf-8")
+    except OSError:
+        return "bundled"
+    match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.M)
+    return match.group(1) if match else "bundled"
+
+
 def run(data: Path, args: list[str]) -> int:
     """Start the current version; handle restart-to-update and trial failures."""
     while True:
@@ -45,11 +63,21 @@ def run(data: Path, args: list[str]) -> int:
         env = dict(os.environ, AURSWIFT_DATA_DIR=str(data))
         if state["trial"]:
             env["AURSWIFT_TRIAL_VERSION"] = version
+        previous = install.previous_of(data)
+        if previous:
+            env["AURSWIFT_PREVIOUS_VERSION"] = bundled_version() if previous == "bundled" else previous
+        else:
+            env.pop("AURSWIFT_PREVIOUS_VERSION", None)
         print(f"AurSwift stable launcher: starting {version or 'bundled'} version", flush=True)
         code = subprocess.call([sys.executable, str(launcher_for(data, version)), *args], env=env)
         if code == install.RESTART_TO_UPDATE_EXIT:
             continue
         state = install.current(data)
+        if code == install.KEEP_PREVIOUS_EXIT and install.previous_of(data):
+            reason = "the new version could not upgrade the database; the shop chose to keep using the previous one"
+            back = install.fall_back(data, reason)
+            print(f"AurSwift stable launcher: {version} failed ({reason}); back to {back}", flush=True)
+            continue
         if state["trial"] and code != 0:
             reason = (
                 "the new version could not upgrade the database"

@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import re
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.db import connections
+from django.utils import formats, timezone
 
+from aurswift import __version__
 from aurswift.paths import backups_dir
 from maintenance import exceptions, signals
 from maintenance.config import live_db_path
-from maintenance.db import backups, locks, recovery
+from maintenance.db import backups, history, locks, recovery
 from maintenance.db.progress import Progress
+from maintenance.db.sqlite_tools import sha256_file
 from maintenance.db.upgrade import run_guarded_upgrade
 from maintenance.updates import install as update_install
 from pos.services import demo
@@ -49,6 +57,158 @@ STARTING, READY, RECOVERY, CLOSED = (
 )
 
 
+NO_MANAGER_WORD = "CONFIRM"
+PIN_RE = re.compile(r"[0-9]{4,8}")
+
+
+class NotConfirmed(Exception):
+    """A destructive recovery action was not confirmed by a manager; nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class ActionOutcome:
+    """What a recovery action did, in sentences, for the page that follows it."""
+
+    title: str
+    lines: list[str]
+    kept_aside: Path | None = None
+    restore_point: backups.BackupInfo | None = None
+
+
+@dataclass
+class ShopSetup:
+    """The first-run wizard's answers for an empty shop."""
+
+    name: str
+    vat_rates: list[tuple[str, int]]  # (name, basis points)
+    manager_first_name: str
+    manager_last_name: str
+    manager_username: str
+    manager_password: str
+    manager_pin: str
+
+    @property
+    def manager_display(self) -> str:
+        full = f"{self.manager_first_name} {self.manager_last_name}".strip()
+        return f"{full} ({self.manager_username})" if full else self.manager_username
+
+
+@dataclass(frozen=True)
+class Manager:
+    username: str
+    display: str
+    pin_hash: str
+
+
+@dataclass
+class ManagerSource:
+    """The managers whose PIN confirms a destructive action, and where their records were read."""
+
+    managers: list[Manager]
+    where: str  # "live" | "backup" | "none"
+    backup: backups.BackupInfo | None = None
+    live_problem: str = ""  # why the live database was not used: "cannot be read", "is missing"…
+
+    @property
+    def where_short(self) -> str:
+        if self.where == "live":
+            return "the current database"
+        if self.where == "backup" and self.backup is not None:
+            return f"the backup {self.backup.name}"
+        return "nothing"
+
+
+_MANAGERS_SQL = (
+    "SELECT u.username, u.first_name, u.last_name, s.pin_hash FROM pos_staffprofile s "
+    "JOIN auth_user u ON u.id = s.user_id WHERE s.role = 'manager' AND u.is_active AND s.pin_hash != '' "
+    "ORDER BY u.id"
+)
+
+
+def read_managers(db_path: Path) -> list[Manager]:
+    """Read the managers with a PIN from a database file, read-only (never writes, never leaves side files)."""
+    from maintenance.admin_views import inspect_readonly
+
+    with inspect_readonly(db_path) as conn:
+        rows = conn.execute(_MANAGERS_SQL).fetchall()
+    return [Manager(u, f"{f} {last}".strip() or u, h) for u, f, last, h in rows]
+
+
+def find_managers(db_path: Path, data_dir: Path) -> ManagerSource:
+    """Return the managers from the live file when it can be read, else from the newest verified backup."""
+    problem = ""
+    if db_path.exists():
+        try:
+            found = read_managers(db_path)
+            if found:
+                return ManagerSource(found, "live")
+            problem = "has no manager with a PIN"
+        except sqlite3.DatabaseError as err:
+            problem = "cannot be read" if "no such table" not in str(err) else "has no AurSwift staff list"
+    else:
+        problem = "is missing"
+    for info in backups.list_backups(backups_dir(data_dir)):
+        if not info.verified:
+            continue
+        try:
+            found = read_managers(info.path)
+        except sqlite3.DatabaseError:
+            continue
+        if found:
+            return ManagerSource(found, "backup", info, problem)
+    return ManagerSource([], "none", None, problem)
+
+
+def known_failed_upgrade(data_dir: Path, version: str) -> dict | None:
+    """Return the history entry of an upgrade to ``version`` that failed on this database and still stands.
+
+    A later success to ``version`` (upgraded, or a new database created)
+    or a Start Fresh ends it; restores and repairs do not: the same shop's
+    data would meet the same migration.
+    """
+    for run in history.read_history(data_dir):
+        outcome = run.get("outcome")
+        if outcome == "start_fresh" or (outcome in {"upgraded", "created"} and run.get("to_version") == version):
+            return None
+        if outcome == "failed_restored" and run.get("to_version") == version:
+            return run
+    return None
+
+
+def previous_version() -> str | None:
+    """Return the version the stable launcher would go back to (None outside the stable launcher)."""
+    return os.environ.get("AURSWIFT_PREVIOUS_VERSION") or None
+
+
+def format_time(value: datetime | str | None) -> str:
+    """Return a time in the shop's time zone and locale (e.g. "3 Mar 2025, 2:05 p.m.")."""
+    if value is None or value == "":
+        return "an unknown time"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def _size(n: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return str(filesizeformat(n)).replace("\xa0", " ")
+
+
+def _file_facts(path: Path) -> tuple[int, str]:
+    """Return a database file's size and sha256 (what a kept-aside copy must equal)."""
+    return path.stat().st_size, sha256_file(path)
+
+
 @dataclass
 class Startup:
     """What the start-up screen shows, updated by the start-up thread."""
@@ -68,6 +228,10 @@ class Startup:
     exit_code: int = 0
     started_at: float = field(default_factory=time.monotonic)
     ready_after_s: float | None = None
+    outcome: ActionOutcome | None = None  # what the last recovery action did, shown on the next page
+    known_failure_override: bool = False  # "Try again": run an upgrade that already failed on this database
+    _pin_failures: int = 0
+    _pin_paused_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- reporting -----------------------------------------------------------
@@ -123,7 +287,7 @@ class Startup:
             signals.startup_finished.send(sender=Startup, db_path=db_path, data_dir=settings.DATA_DIR)
         except exceptions.MaintenanceError as err:
             self._fail(err)
-        except Exception as err:  # noqa: BLE001 - the window must show something, never hang
+        except Exception as err:
             log.exception("start-up failed")
             self._fail(exceptions.MaintenanceError(f"AurSwift could not start: {err}"))
         finally:
@@ -131,6 +295,7 @@ class Startup:
 
     def _upgrade_with_retries(self) -> None:
         """Retry transient 'database is locked' a few times before giving up."""
+        self._refuse_known_failure()
         for attempt in range(1, self.max_attempts + 1):
             try:
                 run_guarded_upgrade(progress=self.report, reason="startup")
@@ -140,6 +305,26 @@ class Startup:
                     raise
                 self.report(Progress("classify", f"The database is busy; trying again ({attempt})…"))
                 time.sleep(attempt)
+
+    def _refuse_known_failure(self) -> None:
+        """Do not run again an upgrade that already failed on this database (until "Try again")."""
+        failed = self.known_failure()
+        if failed is None:
+            return
+        try:
+            plan = run_guarded_upgrade(plan_only=True)
+        except exceptions.MaintenanceError:
+            return  # the real run says what is wrong
+        if not plan.pending or sorted(plan.pending) != sorted(failed.get("pending") or plan.pending):
+            return
+        raise exceptions.MigrationFailedError(
+            f"The upgrade to AurSwift {__version__} failed on this database on {format_time(failed.get('finished_at'))}"
+            f" ({failed.get('error', 'unknown error')}). It was not run again: it would fail the same way.",
+            backup_path=failed.get("backup"),
+            failed_step=str(failed.get("failed_step", "")),
+            known_failure=True,
+            cause=failed.get("error", ""),
+        )
 
     def _first_run_data(self) -> None:
         created = demo.prepare_first_run()
@@ -160,23 +345,161 @@ class Startup:
             self.quit(update_install.TRIAL_FAILED_EXIT)
 
     # --- recovery actions (the buttons) ----------------------------------------
-    def backup_and_start_fresh(self) -> Path:
-        old = recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)
+    # Destructive ones (Start Fresh, Restore, Try Repair, accepting a changed migration) take the
+    # name of the manager who confirmed them (see :meth:`confirm_manager`) and record it in the
+    # upgrade history; each returns an :class:`ActionOutcome` that says what it did.
+    def backup_and_start_fresh(
+        self, confirmed_by: str = "", *, shop: ShopSetup | None = None, demo_shop: bool = False
+    ) -> ActionOutcome:
+        """Keep the database aside unchanged, create a fresh one: empty with ``shop``, the demo with ``demo_shop``."""
+        db_path, data_dir = live_db_path(), settings.DATA_DIR
+        before = _file_facts(db_path) if db_path.exists() else None
+        old = recovery.backup_and_start_fresh(db_path, data_dir)
+        kept = old if old != db_path else None
+        lines = []
+        if kept is not None and before is not None:
+            lines.append(
+                f"Your previous database was kept aside unchanged as {kept.name} ({_size(before[0])}) "
+                f"in {kept.parent}. It is never deleted; a manager can verify, download or restore it "
+                "from Backups in the back-office."
+            )
+        lines.append(f"A new database was created for AurSwift {__version__}.")
+        if shop is not None:
+            self.set_up_empty_shop(shop)
+            lines.append(
+                f"The shop \u201c{shop.name}\u201d was set up with {len(shop.vat_rates)} VAT rate"
+                f"{'s' if len(shop.vat_rates) != 1 else ''} and the manager {shop.manager_display}; "
+                "add products and staff in the back-office."
+            )
+        elif demo_shop:
+            lines.append("The demo caf\u00e9 (sample menu, tables and two members of staff) is being created.")
+        self._record(
+            "start_fresh",
+            confirmed_by,
+            kept_aside=str(kept) if kept else None,
+            kept_aside_sha256=before[1] if before else None,
+            new_shop="empty" if shop is not None else ("demo" if demo_shop else "first-run"),
+        )
+        outcome = ActionOutcome("Backup & Start Fresh done", lines, kept_aside=kept)
+        self.outcome = outcome
+        self.known_failure_override = False
         self.start()
-        return old
+        return outcome
 
-    def restore_from_backup(self) -> Path:
-        backup = self._backup_to_restore()
-        recovery.restore_from_backup(backup, live_db_path(), settings.DATA_DIR)
+    def set_up_empty_shop(self, shop: ShopSetup) -> None:
+        """The first-run wizard's data: the business, its VAT rates and the first manager (no demo data)."""
+        from django.contrib.auth import get_user_model
+        from django.db import transaction
+
+        from pos.models import Business, StaffProfile, VatRate
+        from pos.services import pins
+
+        with transaction.atomic():
+            Business.objects.create(name=shop.name)
+            for name, rate_bp in shop.vat_rates:
+                VatRate.objects.create(name=name, rate_bp=rate_bp)
+            user = get_user_model().objects.create_user(
+                shop.manager_username,
+                password=shop.manager_password,
+                first_name=shop.manager_first_name,
+                last_name=shop.manager_last_name,
+                is_staff=True,
+            )
+            user.groups.add(demo.ensure_managers_group())
+            profile = StaffProfile.objects.create(user=user, role=StaffProfile.Role.MANAGER)
+            pins.set_pin(profile, shop.manager_pin)
+        connections.close_all()
+
+    def restore_from_backup(self, confirmed_by: str = "", name: str | None = None) -> ActionOutcome:
+        """Restore the backup called ``name`` (or the one the page names) after taking a restore point."""
+        backup = self._backup_to_restore(name)
+        info = backups.validate_backup(backup)
+        scenario = self.error.scenario if self.error else ""
+        point = recovery.restore_from_backup(backup, live_db_path(), settings.DATA_DIR, validate=False)
+        lines = [
+            f"The backup {backup.name}, made {format_time(info.created_at)}, now is the shop's database.",
+        ]
+        if point is not None:
+            lines.append(
+                f"The database as it was before is kept as the restore point {point.name} "
+                f"({_size(point.size)}) in {point.path.parent}: anything recorded after "
+                f"{format_time(info.created_at)} is only there."
+            )
+        self._record(
+            "restored",
+            confirmed_by,
+            backup=str(backup),
+            backup_sha256=info.sha256,
+            restore_point=str(point.path) if point else None,
+            page=scenario,
+        )
+        self.outcome = ActionOutcome("Restore from Backup done", lines, restore_point=point)
         self.start()
-        return backup
+        return self.outcome
 
-    def try_repair(self) -> recovery.RepairReport:
-        report = recovery.try_repair(live_db_path(), settings.DATA_DIR, progress=self.report)
+    def try_repair(self, confirmed_by: str = "") -> recovery.RepairReport:
+        db_path = live_db_path()
+        before = _file_facts(db_path)
+        report = recovery.try_repair(db_path, settings.DATA_DIR, progress=self.report)
         self.repair_report = report
+        self._record(
+            "repaired" if report.ok else "repair_failed",
+            confirmed_by,
+            kept_aside=str(report.kept_aside) if report.kept_aside else None,
+            kept_aside_sha256=before[1] if report.kept_aside else None,
+            method=report.method,
+            recovered_rows=sum(t.recovered_rows for t in report.tables),
+            lost_rows=sum(t.lost_rows or 0 for t in report.tables),
+        )
+        if report.ok and report.kept_aside is not None:
+            self.outcome = ActionOutcome(
+                "Try Repair done",
+                [
+                    f"The damaged database was kept aside unchanged as {report.kept_aside.name} "
+                    f"({_size(before[0])}) in {report.kept_aside.parent}.",
+                    "The salvaged database now is the shop's database.",
+                ],
+                kept_aside=report.kept_aside,
+            )
         return report
 
-    def retry(self) -> None:
+    def accept_changed_migrations(self, confirmed_by: str, reason: str) -> ActionOutcome:
+        """Record the changed migrations' new fingerprints as deliberate (schema and data are unchanged)."""
+        from maintenance.db import acceptance
+
+        names = list(getattr(self.error, "mismatches", []) or [])
+        if not names:
+            raise exceptions.UpgradeRefused("There is no changed migration to accept. Nothing was changed.")
+        for label in names:
+            app, name = label.split(".", 1)
+            acceptance.accept_changed_migration(
+                live_db_path(), settings.DATA_DIR, app, name, reason=reason, confirmed_by=confirmed_by
+            )
+        self.outcome = ActionOutcome(
+            "Change accepted",
+            [
+                f"The changed migration{'s' if len(names) != 1 else ''} {', '.join(names)} "
+                f"{'were' if len(names) != 1 else 'was'} accepted by {confirmed_by}; the reason is kept in "
+                "the upgrade history. The database's tables and data were not changed.",
+            ],
+        )
+        self.start()
+        return self.outcome
+
+    def keep_previous_version(self) -> None:
+        """Hand back to the stable launcher, which starts the version installed before this one."""
+        previous = previous_version()
+        self._record("kept_previous_version", "", previous_version=previous)
+        self.quit(update_install.KEEP_PREVIOUS_EXIT)
+
+    def retry(self, *, try_failed_upgrade: bool = False, keep_outcome: bool = False) -> None:
+        """Start again; ``try_failed_upgrade`` runs an upgrade that already failed on this database once more.
+
+        ``keep_outcome``: the next page still says what the last action did (Continue after a repair).
+        """
+        self.known_failure_override = try_failed_upgrade
+        if not keep_outcome:
+            self.outcome = None
         self.start()
 
     def quit(self, exit_code: int = 0) -> None:
@@ -187,14 +510,72 @@ class Startup:
         if self.on_quit:
             threading.Timer(0.5, self.on_quit).start()
 
-    def _backup_to_restore(self) -> Path:
+    def _backup_to_restore(self, name: str | None = None) -> Path:
+        folder = backups_dir(settings.DATA_DIR)
+        if name:
+            return backups.resolve_backup(folder, name)
         named = self.error.details.get("backup_path") if self.error else None
         if named:
             return Path(str(named))
-        newest = backups.newest_verified(backups.list_backups(backups_dir(settings.DATA_DIR)))
+        newest = backups.newest_verified(backups.list_backups(folder))
         if newest is None:
             raise exceptions.BackupError("There is no verified backup to restore.")
         return newest.path
+
+    def _record(self, outcome: str, confirmed_by: str, **fields: object) -> None:
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        entry = {"started_at": now, "finished_at": now, "outcome": outcome, "to_version": __version__}
+        entry.update({"confirmed_by": confirmed_by or "not needed", **fields})
+        try:
+            history.append_run(settings.DATA_DIR, entry)
+        except OSError:
+            log.exception("could not record %s in the upgrade history", outcome)
+
+    # --- who may press the destructive buttons -------------------------------------
+    def confirm_manager(self, pin: str, typed: str = "") -> str:
+        """Return who confirmed a destructive action, or raise :class:`NotConfirmed` (nothing changes).
+
+        The PIN is checked against the managers :func:`find_managers` reads
+        (the live file read-only, else the newest verified backup). Wrong PINs
+        are counted here, in memory: the database may be unwritable.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if self._pin_paused_until > now:
+                raise NotConfirmed(
+                    f"Too many wrong PINs. Try again in {int(self._pin_paused_until - now) + 1} seconds."
+                )
+        source = find_managers(live_db_path(), settings.DATA_DIR)
+        if not source.managers:
+            if typed.strip().upper() == NO_MANAGER_WORD:
+                return f"no manager on record (typed {NO_MANAGER_WORD})"
+            raise NotConfirmed(f"Type {NO_MANAGER_WORD} to confirm.")
+        if not PIN_RE.fullmatch(pin or ""):
+            raise NotConfirmed("Type a manager's PIN (4 to 8 digits).")
+        for manager in source.managers:
+            if check_password(pin, manager.pin_hash):
+                with self._lock:
+                    self._pin_failures = 0
+                return f"{manager.display} ({manager.username}, PIN checked against {source.where_short})"
+        with self._lock:
+            self._pin_failures += 1
+            left = settings.AURSWIFT_PIN_MAX_FAILURES - self._pin_failures
+            if left <= 0:
+                self._pin_failures = 0
+                self._pin_paused_until = now + settings.AURSWIFT_PIN_LOCKOUT_SECONDS
+                raise NotConfirmed(
+                    f"Too many wrong PINs. Try again in {settings.AURSWIFT_PIN_LOCKOUT_SECONDS} seconds."
+                )
+        log.warning("recovery: a wrong manager PIN was typed")
+        plural = "s" if left != 1 else ""
+        raise NotConfirmed(f"That is not a manager's PIN. Nothing was changed. {left} attempt{plural} left.")
+
+    # --- an upgrade that already failed on this database -----------------------------
+    def known_failure(self) -> dict | None:
+        """Return the history entry of this version's upgrade that failed on this database, if it is not retried."""
+        if self.known_failure_override:
+            return None
+        return known_failed_upgrade(settings.DATA_DIR, __version__)
 
 
 _current: Startup | None = None

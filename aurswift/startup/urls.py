@@ -6,5 +6,6 @@ app_name = "startup"
 urlpatterns = [
     path("", views.screen, name="screen"),
     path("status/", views.status, name="status"),
+    path("confirm/<slug:name>/", views.confirm, name="confirm"),
     path("action/<slug:name>/", views.action, name="action"),
 ]

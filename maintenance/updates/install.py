@@ -31,6 +31,13 @@ from maintenance.db.sqlite_tools import write_json_atomic
 
 TRIAL_FAILED_EXIT = 75  # the new version could not upgrade the database (or refused)
 RESTART_TO_UPDATE_EXIT = 76  # "Restart & Update": install the staged release and start it
+KEEP_PREVIOUS_EXIT = 77  # "Keep using version X.Y.Z" on a failed upgrade: go back to the previous version
+
+
+def previous_of(data_dir: Path) -> str | None:
+    """Return the version a fall back would start (an installed one, or "bundled"); None when there is none."""
+    previous = current(data_dir).get("previous")
+    return str(previous) if previous else None
 
 
 def app_dir(data_dir: Path) -> Path:
