@@ -331,7 +331,7 @@ def _create_database(
     db_path = result.db_path
     try:
         applied = apply_migrations(progress)
-    except Exception as err:  # noqa: BLE001 - a half-created database must not be mistaken for a shop
+    except Exception as err:  # any failure: a half-created database must not be mistaken for a shop
         connections.close_all()
         for path in (db_path, *side_files(db_path)):
             path.unlink(missing_ok=True)
@@ -427,7 +427,7 @@ def _upgrade_existing(
             verify = check_in_parallel(db_path, mmap=True)
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
-    except Exception as err:  # noqa: BLE001 - any failure means: put the backup back
+    except Exception as err:  # any failure means: put the backup back
         _restore_after_failure(db_path, data_dir, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
 

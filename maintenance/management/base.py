@@ -89,7 +89,7 @@ class MaintenanceCommand(BaseCommand):
                 outcome = self.run(as_json=as_json, **options)
         except MaintenanceError as err:
             outcome = self.outcome_for_error(err)
-        except Exception as err:  # noqa: BLE001 - the contract: never a traceback
+        except Exception as err:  # the contract: never a traceback (logged with it)
             log.exception("%s failed", self.__module__.rsplit(".", 1)[-1])
             outcome = Outcome(
                 data={"error": type(err).__name__, "message": str(err), "exit_code": 2},

@@ -35,7 +35,7 @@ class RangeServer:
             def log_message(self, *args) -> None:
                 pass
 
-        X
+            def do_GET(self) -> None:  # http.server's name
                 path = Path(self.translate_path(self.path))
                 asked = self.headers.get("Range", "")
                 if not path.is_file():
