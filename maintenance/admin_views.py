@@ -5,37 +5,33 @@ Backup names from a request are only ever resolved inside ``backups/``, and
 kept-aside databases (``pos_system.db.old.<stamp>``, kept by Start Fresh and
 Try Repair) only beside the live database, by their exact pattern.
 
-The small read-only descriptions here (what a database file holds, which
-version made the database a backup holds, release notes as HTML) are also
-used by the start-up pages.
+What a database file holds and which version made it: ``maintenance.describe``;
+release notes as HTML: ``maintenance.updates.notes``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import html
 import re
-import sqlite3
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.utils import formats, timezone
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from maintenance import exceptions
 from maintenance.config import backups_dir, live_db_path
 from maintenance.db import backups, health, history, jobs, preferences, recovery
-from maintenance.db.sqlite_tools import leaving_no_side_files, open_readonly
+from maintenance.describe import (
+    describe_contents,
+    holds_version,
+    holds_words,
+    kept_aside_databases,
+    local_time,
+)
+from maintenance.updates.notes import render_notes
 
 BACKUP_JOB = "manual-backup"
 
@@ -91,183 +87,6 @@ def _backup(name: str) -> Path:
         return backups.resolve_backup(backups_dir(_data_dir()), name)
     except exceptions.BackupError as err:
         raise Http404(err.message) from err
-
-
-# --- read-only descriptions -------------------------------------------------------
-def local_time(value: datetime | str | None) -> str:
-    """Return a time in the shop's time zone and locale."""
-    if value in (None, ""):
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
-
-
-def size_words(n: int) -> str:
-    return str(filesizeformat(n)).replace("\xa0", " ")
-
-
-_inspecting = threading.RLock()
-
-
-@contextlib.contextmanager
-def inspect_readonly(path: Path) -> Iterator[sqlite3.Connection]:
-    """Read a database file that nobody writes now (a backup, a kept-aside or refused database).
-
-    Read-only, and one at a time in this process: two readers of one WAL-mode
-    file at once could leave the ``-shm`` that SQLite creates behind.
-    """
-    with _inspecting, leaving_no_side_files(path), open_readonly(path) as conn:
-        yield conn
-
-
-def describe_contents(path: Path) -> str:
-    """Say what a database file holds (products, sales, staff), read-only; or why it cannot be read."""
-    try:
-        with inspect_readonly(path) as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "pos_product" not in tables:
-                own = sorted(t for t in tables if not t.startswith("sqlite_"))
-                if not own:
-                    return "no tables"
-                shown = ", ".join(own[:6]) + (f" and {len(own) - 6} more" if len(own) > 6 else "")
-                return f"tables of another program: {shown}"
-            parts = [_count(conn, "pos_product", "product")]
-            if "pos_order" in tables:
-                sales, last = conn.execute(
-                    "SELECT count(*), max(paid_at) FROM pos_order WHERE status IN ('paid', 'refunded')"
-                ).fetchone()
-                parts.append(f"{sales} sale{'s' if sales != 1 else ''}")
-                if last:
-                    parts[-1] += f" (the last on {local_time(str(last).replace(' ', 'T'))})"
-            if "pos_staffprofile" in tables:
-                parts.append(_count(conn, "pos_staffprofile", "member of staff", "members of staff"))
-            return ", ".join(parts)
-    except sqlite3.DatabaseError as err:
-        return f"cannot be read ({err})"
-
-
-def _count(conn: sqlite3.Connection, table: str, one: str, many: str | None = None) -> str:
-    n = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed table names
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
-def holds_version(info: backups.BackupInfo, runs: list[dict] | None = None) -> str:
-    """Return the AurSwift version that made the database a backup holds.
-
-    A backup "before migration" is made by the new version but holds the
-    database of the version before it: the upgrade history knows which.
-    """
-    if info.reason != "before_migration":
-        return info.app_version
-    runs = history.read_history(_data_dir()) if runs is None else runs
-    for run in runs:
-        if run.get("backup") and Path(str(run["backup"])).name == info.name:
-            if run.get("from_version"):
-                return str(run["from_version"])
-            break
-    return f"a version before {info.app_version}"
-
-
-def holds_words(version: str) -> str:
-    return version if version.startswith("a version") else f"AurSwift {version}"
-
-
-_MD_INLINE = [
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"(?<![*\w])\*([^*\s][^*]*)\*(?!\w)"), r"<em>\1</em>"),
-]
-
-
-def _inline(text: str) -> str:
-    out = html.escape(text, quote=True)
-    for pattern, repl in _MD_INLINE:
-        out = pattern.sub(repl, out)
-    return out
-
-
-def render_notes(text: str) -> SafeString:
-    """Render release notes, a small safe subset of Markdown: headings, lists, paragraphs, `code`, **bold**, *em*.
-
-    Everything is escaped first; only the tags written here are produced (no
-    links, no raw HTML), so notes can never inject markup into the page.
-    """
-    out: list[str] = []
-    lst: str | None = None
-    para: list[str] = []
-
-    def flush_para() -> None:
-        if para:
-            out.append("<p>" + " ".join(_inline(p) for p in para) + "</p>")
-            para.clear()
-
-    def close_list() -> None:
-        nonlocal lst
-        if lst:
-            out.append(f"</{lst}>")
-            lst = None
-
-    for raw in (text or "").splitlines():
-        line = raw.rstrip()
-        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
-        bullet = re.match(r"^\s*[-*+]\s+(.*)$", line)
-        numbered = re.match(r"^\s*\d+[.)]\s+(.*)$", line)
-        if not line.strip():
-            flush_para()
-            close_list()
-        elif heading:
-            flush_para()
-            close_list()
-            level = min(len(heading.group(1)) + 2, 6)  # page headings above stay the biggest
-            out.append(f"<h{level}>{_inline(heading.group(2).strip().rstrip('#').strip())}</h{level}>")
-        elif bullet or numbered:
-            flush_para()
-            kind = "ul" if bullet else "ol"
-            if lst != kind:
-                close_list()
-                out.append(f"<{kind}>")
-                lst = kind
-            out.append(f"<li>{_inline((bullet or numbered).group(1))}</li>")
-        else:
-            close_list()
-            para.append(line.strip())
-    flush_para()
-    close_list()
-    return mark_safe("\n".join(out))  # noqa: S308 - every piece of text above went through html.escape
-
-
-@dataclass
-class KeptAside:
-    """A database kept aside by Backup & Start Fresh or Try Repair (never deleted automatically)."""
-
-    path: Path
-    created_at: datetime
-    size: int
-    contents: str
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def kept_aside_databases() -> list[KeptAside]:
-    items = []
-    for path in health.kept_aside_files(live_db_path().parent):
-        stamp = re.search(r"\.old\.(\d{8}-\d{6})", path.name)
-        try:
-            created = datetime.strptime(stamp.group(1), "%Y%m%d-%H%M%S") if stamp else None
-        except ValueError:
-            created = None
-        stat = path.stat()
-        when = timezone.make_aware(created) if created else datetime.fromtimestamp(stat.st_mtime).astimezone()
-        items.append(KeptAside(path, when, stat.st_size, describe_contents(path)))
-    return sorted(items, key=lambda k: k.created_at, reverse=True)
 
 
 def _render(request: HttpRequest, admin_site, template: str, title: str, **context) -> TemplateResponse:

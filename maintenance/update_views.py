@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from maintenance.updates import install
 from maintenance.updates.client import UpdateError
+from maintenance.updates.notes import render_notes
 from maintenance.updates.service import state
 from pos.decorators import till_user_required
 from pos.models import Business
@@ -22,11 +23,13 @@ PERMISSION = "maintenance.manage_updates"
 
 @till_user_required
 def prompt(request: HttpRequest) -> HttpResponse:
+    update = state()
     return render(
         request,
         "updates/prompt.html",
         {
-            "update": state(),
+            "update": update,
+            "notes": render_notes(update.offer.notes) if update.offer and update.offer.notes else "",
             "can_update": request.user.has_perm(PERMISSION),
             "business": Business.objects.first(),
         },

@@ -24,9 +24,9 @@ from aurswift.startup.state import (
     previous_version,
 )
 from maintenance import exceptions
-from maintenance.admin_views import describe_contents, holds_version, holds_words, size_words
 from maintenance.config import live_db_path
 from maintenance.db import backups, history
+from maintenance.describe import describe_contents, holds_version, holds_words, size_words
 
 ACTION_LABELS = {
     "start_fresh": "Backup & Start Fresh",

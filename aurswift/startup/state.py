@@ -34,6 +34,7 @@ from maintenance.db import backups, history, locks, recovery
 from maintenance.db.progress import Progress
 from maintenance.db.sqlite_tools import sha256_file
 from maintenance.db.upgrade import run_guarded_upgrade
+from maintenance.describe import inspect_readonly
 from maintenance.updates import install as update_install
 from pos.services import demo
 
@@ -131,8 +132,6 @@ _MANAGERS_SQL = (
 
 def read_managers(db_path: Path) -> list[Manager]:
     """Read the managers with a PIN from a database file, read-only (never writes, never leaves side files)."""
-    from maintenance.admin_views import inspect_readonly
-
     with inspect_readonly(db_path) as conn:
         rows = conn.execute(_MANAGERS_SQL).fetchall()
     return [Manager(u, f"{f} {last}".strip() or u, h) for u, f, last, h in rows]

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from maintenance.admin_views import render_notes
+from maintenance.updates.notes import render_notes
 from tests.admin.test_maintenance_browser import BASE, _shot, _sign_in_as_manager
 
 
