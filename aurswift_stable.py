@@ -23,8 +23,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+FROZEN = bool(getattr(sys, "frozen", False))  # packaging/stable.spec: this launcher is its own executable
+# Frozen, it sits beside the bundle it came with (the "bundled" version); else beside launcher.py.
+HERE = Path(sys.executable).resolve().parent if FROZEN else Path(__file__).resolve().parent
+if not FROZEN:
+    sys.path.insert(0, str(HERE))
+APP_EXECUTABLE = "aurswift.exe" if os.name == "nt" else "aurswift"
 
 from maintenance.updates import install  # noqa: E402  (stdlib-only module)
 
@@ -42,13 +46,25 @@ def launcher_for(data: Path, version: str | None) -> Path:
     return (install.version_root(data, version) if version else HERE) / "launcher.py"
 
 
+def command_for(data: Path, version: str | None, args: list[str]) -> list[str]:
+    """How to start a version: its frozen bundle's own executable, else launcher.py on this Python."""
+    root = install.version_root(data, version) if version else HERE
+    if (root / APP_EXECUTABLE).is_file():
+        return [str(root / APP_EXECUTABLE), *args]
+    return [sys.executable, str(root / "launcher.py"), *args]
+
+
 def bundled_version() -> str:
     """Return the version of the app bundled with this launcher (read, not imported: no Django here)."""
     import re
 
-    try:
-        text = (HERE / "aurswift" / "__init__.py").read_text(encoding="utf-8")
-    except OSError:
+    for base in (HERE, HERE / "_internal" / "app"):  # a source tree, or a bundle's own files
+        try:
+            text = (base / "aurswift" / "__init__.py").read_text(encoding="utf-8")
+            break
+        except OSError:
+            continue
+    else:
         return "bundled"
     match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', text, re.M)
     return match.group(1) if match else "bundled"
@@ -69,7 +85,7 @@ def run(data: Path, args: list[str]) -> int:
         else:
             env.pop("AURSWIFT_PREVIOUS_VERSION", None)
         print(f"AurSwift stable launcher: starting {version or 'bundled'} version", flush=True)
-        code = subprocess.call([sys.executable, str(launcher_for(data, version)), *args], env=env)
+        code = subprocess.call(command_for(data, version, args), env=env)
         if code == install.RESTART_TO_UPDATE_EXIT:
             continue
         state = install.current(data)
