@@ -6,6 +6,6 @@ run:
 test:
 	scripts/test.sh
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 bench: setup
 	.venv/bin/python -m benchmarks.run

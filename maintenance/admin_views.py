@@ -131,7 +131,7 @@ def backup_list(request: HttpRequest, admin_site) -> TemplateResponse:
         newest=newest,
         retention=preferences.backup_retention(_data_dir()),
         running=running,
-        progress_message=job.progress.message if running and job.progress else "",
+        progress_message=job.progress.message if job is not None and running and job.progress else "",
     )
 
 
@@ -197,8 +197,8 @@ def restore(request: HttpRequest, admin_site, name: str) -> HttpResponse:
         messages.error(request, f"{err.title}: {err.message}")
         return redirect("admin:maintenance_backups")
     note = f" and upgraded ({len(applied)} migrations)" if applied else ""
-    kept = point.name if point else "—"
-    messages.success(request, f"Restored {name}{note}. The database as it was is kept as restore point {kept}.")
+    kept_as = point.name if point else "—"
+    messages.success(request, f"Restored {name}{note}. The database as it was is kept as restore point {kept_as}.")
     return redirect("admin:maintenance_backups")
 
 

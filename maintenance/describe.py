@@ -27,17 +27,18 @@ from maintenance.db.sqlite_tools import leaving_no_side_files, open_readonly
 
 def local_time(value: datetime | str | None) -> str:
     """Return a time in the shop's time zone and locale."""
-    if value in (None, ""):
+    if value is None or value == "":
         return "—"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-    assert isinstance(value, datetime)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return str(formats.date_format(timezone.localtime(value), "DATETIME_FORMAT"))
+    else:
+        moment = value
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return str(formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT"))
 
 
 def size_words(n: int) -> str:

@@ -62,7 +62,9 @@ def render_notes(text: str) -> SafeString:
                 close_list()
                 out.append(f"<{kind}>")
                 lst = kind
-            out.append(f"<li>{_inline((bullet or numbered).group(1))}</li>")
+            item = bullet or numbered
+            assert item is not None
+            out.append(f"<li>{_inline(item.group(1))}</li>")
         else:
             close_list()
             para.append(line.strip())
