@@ -30,16 +30,8 @@ if not FROZEN:
     sys.path.insert(0, str(HERE))
 APP_EXECUTABLE = "aurswift.exe" if os.name == "nt" else "aurswift"
 
+from aurswift.paths import data_dir  # noqa: E402  (stdlib and platformdirs only: one data-dir rule)
 from maintenance.updates import install  # noqa: E402  (stdlib-only module)
-
-
-def data_dir() -> Path:
-    override = os.environ.get("AURSWIFT_DATA_DIR")
-    if override:
-        return Path(override).expanduser().resolve()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("aurswift", appauthor=False))
 
 
 def launcher_for(data: Path, version: str | None) -> Path:

@@ -1,7 +1,7 @@
 """AurSwift desktop entry point: one instance, a private local server, the window.
 
 ``python launcher.py`` opens the till window; ``--headless`` serves the same
-app without a window and prints the URL to open (DESIGN.md section 7):
+app without a window and prints the URL to open (docs/design.md section 7):
 
     Serving on http://127.0.0.1:<port>/launch/<one-time secret>/
 
@@ -149,7 +149,7 @@ def open_window(url: str, state, quit_event: threading.Event) -> None:
 def run_management_command(argv: list[str]) -> int:
     """``aurswift manage <command> [args]``: run a Django management command; return its exit code.
 
-    The same commands as ``python manage.py`` (DESIGN.md section 7), so support
+    The same commands as ``python manage.py`` (docs/design.md section 7), so support
     and tests can drive an installed frozen bundle, which has no manage.py.
     """
     if str(ROOT) not in sys.path:

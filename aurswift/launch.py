@@ -2,7 +2,7 @@
 
 The proof is a cookie of its own, not a key in the session: Django's
 ``login()`` and ``logout()`` flush the session, and a sign-out, a shift change
-or an admin log-in must never lock the window (DESIGN.md section 6).
+or an admin log-in must never lock the window (docs/design.md section 6).
 
 * ``/launch/<secret>/`` sets ``aurswift_launch``: HttpOnly, SameSite=Strict,
   lasting as long as the window's browser session, signed with SECRET_KEY.

@@ -1,6 +1,6 @@
 """Where AurSwift keeps its files: one data directory, resolved in one place.
 
-The layout is DESIGN.md section 3. Everything writable lives under the data
+The layout is docs/design.md section 3. Everything writable lives under the data
 directory so that a backup, a restore or an uninstall has one place to look.
 """
 

@@ -1,7 +1,7 @@
 """Middleware that keeps the local server private to the window that launched it.
 
 Only requests carrying this launch's proof (a signed cookie set by the
-launcher's one-time path, see ``aurswift.launch``) get in (DESIGN.md section
+launcher's one-time path, see ``aurswift.launch``) get in (docs/design.md section
 6); Host is checked by Django (ALLOWED_HOSTS), CSRF by Django's middleware.
 The start-up gate lives with start-up (``aurswift.startup.middleware``), the
 swap gate with the restore it protects (``maintenance.middleware``).

@@ -45,13 +45,13 @@ DATABASES = {
 }
 TIME_ZONE: str = env.str("AURSWIFT_TIME_ZONE", default="Europe/London")
 LANGUAGE_CODE: str = env.str("AURSWIFT_LANGUAGE", default="en-gb")
-# Guarded upgrade and backups (DESIGN.md section 4).
+# Guarded upgrade and backups (docs/design.md section 4).
 AURSWIFT_BACKUP_RETENTION: int = env.int("AURSWIFT_BACKUP_RETENTION", default=10)
 AURSWIFT_STARTUP_ATTEMPTS: int = env.int("AURSWIFT_STARTUP_ATTEMPTS", default=3)
 # Till sign-in: failed PINs before a pause, and how long the pause lasts.
 AURSWIFT_PIN_MAX_FAILURES: int = env.int("AURSWIFT_PIN_MAX_FAILURES", default=5)
 AURSWIFT_PIN_LOCKOUT_SECONDS: int = env.int("AURSWIFT_PIN_LOCKOUT_SECONDS", default=60)
-# Software updates (DESIGN.md section 5).
+# Software updates (docs/design.md section 5).
 AURSWIFT_UPDATE_URL: str = env.str("AURSWIFT_UPDATE_URL", default="")
 # The root metadata the update client trusts (default: the one shipped in the app).
 AURSWIFT_UPDATE_TRUSTED_ROOT: str = env.str("AURSWIFT_UPDATE_TRUSTED_ROOT", default="")

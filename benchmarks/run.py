@@ -1,4 +1,4 @@
-"""Print the DESIGN.md section 8 figures from one run: ``python -m benchmarks.run [--orders N]``.
+"""Print the docs/design.md section 8 figures from one run: ``python -m benchmarks.run [--orders N]``.
 
 Each figure is a ratio or a time measured in this one run (the machine is
 noisy; compare within a run, not across runs). Databases are generated

@@ -215,10 +215,10 @@ def delete(request: HttpRequest, admin_site, name: str) -> HttpResponse:
 @require_POST
 def retention(request: HttpRequest, admin_site) -> HttpResponse:
     try:
-        preferences.set_backup_retention(_data_dir(), int(request.POST.get("keep", "")))
+        preferences.set_backup_retention(_data_dir(), request.POST.get("keep", ""))
         messages.success(request, "Retention saved.")
-    except ValueError as err:
-        messages.error(request, str(err) if "between" in str(err) else "Enter a whole number.")
+    except exceptions.InvalidSettingError as err:
+        messages.error(request, err.message)
     return redirect("admin:maintenance_backups")
 
 

@@ -3,7 +3,7 @@
 The shell (settings, the launcher) decides the data directory and the
 database; this app only reads them through :class:`MaintenanceConfig`, so
 ``maintenance/db`` never imports the shell. The folder names are this app's:
-``backups/``, ``logs/``, ``updates/`` under the data directory (DESIGN.md section 3).
+``backups/``, ``logs/``, ``updates/`` under the data directory (docs/design.md section 3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Typed errors of the maintenance app, written for the person who will read them.
 
-Each error carries what a recovery page needs (DESIGN.md section 4) and the
-exit code the management commands use (DESIGN.md section 7):
+Each error carries what a recovery page needs (docs/design.md section 4) and the
+exit code the management commands use (docs/design.md section 7):
 2 = refused before any change, 3 = a step failed and the database was
 restored, 4 = the restore itself failed.
 """
@@ -163,6 +163,13 @@ class BackupError(UpgradeRefused):
 
 class BackupVerificationError(BackupError):
     title = "Backup Could Not Be Verified"
+
+
+class InvalidSettingError(MaintenanceError, ValueError):
+    """A manager typed a setting the app cannot use; the message says what is accepted."""
+
+    title = "Setting Not Saved"
+    scenario = "error"
 
 
 class BackupInvalidError(UpgradeRefused):

@@ -8,7 +8,7 @@ folder beside the executable), and a code-only update replaces only those
 files, never the executable.
 
 ``aurswift [--headless]`` starts the app; ``aurswift manage <command> [args]``
-runs a management command (DESIGN.md section 7).
+runs a management command (docs/design.md section 7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What each recovery page says and offers (DESIGN.md section 4), and what each action will do.
+"""What each recovery page says and offers (docs/design.md section 4), and what each action will do.
 
 Every page is built from the error the guarded upgrade raised and from
 what can be read, read-only, about the files involved: the live database,
@@ -157,7 +157,7 @@ def _db_facts(db_path: Path) -> list[tuple[str, str]]:
 def page_for(
     error: exceptions.MaintenanceError, *, final: bool = False, notice: ActionOutcome | None = None
 ) -> RecoveryPage:
-    """Return the page for a start-up error (see DESIGN.md section 4)."""
+    """Return the page for a start-up error (see docs/design.md section 4)."""
     page = _page_for(error, final)
     page.notice = notice
     return page

@@ -1,4 +1,4 @@
-"""The start-up screen and the recovery pages (DESIGN.md section 4 scenarios).
+"""The start-up screen and the recovery pages (docs/design.md section 4 scenarios).
 
 Views only read the start-up state and call its actions; they never touch
 the database themselves (it may be missing, old or damaged while they run).

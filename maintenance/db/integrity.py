@@ -1,7 +1,7 @@
 """Integrity checks of a database file, always through a read-only connection.
 
 Before migrating we run ``PRAGMA quick_check``, not ``integrity_check``:
-measured here at 2.3 s/GB against 24 s/GB (PLATFORM-NOTES.md). quick_check
+measured on the development machine at 2.3 s/GB against 24 s/GB. quick_check
 verifies every page's structure and record format; what it skips — that
 every index entry matches its table row — cannot lose data, and the full
 ``integrity_check`` still runs in the background after start-up and from

@@ -1,4 +1,4 @@
-"""Crash-safe groups of file moves (DESIGN.md section 4, "Recovery moves").
+"""Crash-safe groups of file moves (docs/design.md section 4, "Recovery moves").
 
 "Backup & Start Fresh", "Try Repair" and restores move several files that
 belong together: a database and its ``-wal``, ``-shm`` and ``-journal``. A

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from maintenance import exceptions
+from maintenance.files import write_json_atomic
+
 PREFERENCES_FILE = "maintenance.json"
 
 
@@ -27,12 +30,13 @@ def backup_retention(data_dir: Path) -> int:
     return int(value) if isinstance(value, int) and value >= 1 else settings.AURSWIFT_BACKUP_RETENTION
 
 
-def set_backup_retention(data_dir: Path, keep: int) -> None:
-    if not 1 <= keep <= 1000:
-        raise ValueError("Keep between 1 and 1000 automatic backups.")
+def set_backup_retention(data_dir: Path, keep: int | str) -> None:
+    """Save how many automatic backups to keep (a whole number from 1 to 1000, typed or given)."""
+    text = str(keep).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise exceptions.InvalidSettingError("Enter a whole number of backups to keep, from 1 to 1000.")
+    if not 1 <= int(text) <= 1000:
+        raise exceptions.InvalidSettingError("Keep between 1 and 1000 automatic backups.")
     data = _read(data_dir)
-    data["backup_retention"] = keep
-    path = data_dir / PREFERENCES_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    data["backup_retention"] = int(text)
+    write_json_atomic(data_dir / PREFERENCES_FILE, data)

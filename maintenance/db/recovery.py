@@ -1,4 +1,4 @@
-"""Recovery actions behind the buttons of the recovery pages (DESIGN.md section 4).
+"""Recovery actions behind the buttons of the recovery pages (docs/design.md section 4).
 
 Each action keeps the database it replaces: "Backup & Start Fresh" and "Try
 Repair" move it aside as ``pos_system.db.old.<stamp>`` (byte-identical, never

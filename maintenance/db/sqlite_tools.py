@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from maintenance.files import fsync_dir, write_json_atomic  # noqa: F401 - re-exported until every caller imports maintenance.files
-
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHUNK = 4 * 1024 * 1024
 

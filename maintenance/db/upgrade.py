@@ -1,4 +1,4 @@
-"""The guarded database upgrade (DESIGN.md section 4).
+"""The guarded database upgrade (docs/design.md section 4).
 
 One service for the desktop start-up, ``manage.py upgrade_db`` and the tests:
 classify → (fast path) or integrity → disk → verified backup → apply with

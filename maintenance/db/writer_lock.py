@@ -1,4 +1,4 @@
-"""One writer at a time: the data directory's maintenance lock (DESIGN.md section 4).
+"""One writer at a time: the data directory's maintenance lock (docs/design.md section 4).
 
 The running app holds it for its whole life; ``upgrade_db``, ``restore_db``,
 ``accept_migration`` and every recovery action take it or refuse, naming the

@@ -1,6 +1,6 @@
 """The base of every maintenance command: one place turns typed errors into exit codes.
 
-DESIGN.md section 7: exit 0 done; 2 refused before any change; 3 a step
+docs/design.md section 7: exit 0 done; 2 refused before any change; 3 a step
 failed and the database was restored; 4 the restore failed (1 only for an
 unhealthy ``check_db``). Never a traceback: an unexpected error is logged
 with its traceback and reported in one line. With ``--json``, stdout carries

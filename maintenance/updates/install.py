@@ -27,7 +27,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from maintenance.db.sqlite_tools import write_json_atomic
+from maintenance.files import write_json_atomic
 
 TRIAL_FAILED_EXIT = 75  # the new version could not upgrade the database (or refused)
 RESTART_TO_UPDATE_EXIT = 76  # "Restart & Update": install the staged release and start it

@@ -60,7 +60,7 @@ _SYMBOLS = "£$€¥"
 def parse_money(text: str | None, symbol: str = "") -> int:
     """Return minor units for an amount typed at the till or in the back office.
 
-    This is the one place typed money is read (DESIGN.md: money is integer
+    This is the one place typed money is read (docs/design.md: money is integer
     minor units, never float). The rules:
 
     * digits with at most one decimal separator, which may be ``.`` or ``,``

@@ -1,4 +1,4 @@
-"""Fingerprints v2: what a migration does, and only that (DESIGN.md section 4, "Fingerprints").
+"""Fingerprints v2: what a migration does, and only that (docs/design.md section 4, "Fingerprints").
 
 Real manage.py runs in subprocesses on real database files; the fixture chains
 live in tests/db/fixture_apps/shopext/ (fp*, sq_*).

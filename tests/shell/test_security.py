@@ -1,4 +1,4 @@
-"""The local server answers only the window that launched it (DESIGN.md section 6)."""
+"""The local server answers only the window that launched it (docs/design.md section 6)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def releases(
     git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", KEYS_ENV}}
     env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
-    # no --keys: DESIGN.md section 7's contract; the default keys folder is the (isolated) user config dir
+    # no --keys: docs/design.md section 7's contract; the default keys folder is the (isolated) user config dir
     env["XDG_CONFIG_HOME"] = str(base / "config")
     first = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
     assert first.returncode == 0, first.stderr

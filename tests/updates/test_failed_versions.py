@@ -1,4 +1,4 @@
-"""A version that failed to install is remembered and not offered again; a newer one is (DESIGN.md section 5).
+"""A version that failed to install is remembered and not offered again; a newer one is (docs/design.md section 5).
 
 The failure is recorded the way the stable launcher records it (``install_staged``
 then ``fall_back``, the calls aurswift_stable.py makes), or as an older

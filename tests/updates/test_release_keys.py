@@ -1,4 +1,4 @@
-"""Signing keys never live in the folder that is hosted (DESIGN.md section 5).
+"""Signing keys never live in the folder that is hosted (docs/design.md section 5).
 
 The repository built by ``build_release`` (the ``releases`` fixture of
 test_updates.py, built without ``--keys``) is served by a real HTTP server on

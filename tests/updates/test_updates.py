@@ -329,7 +329,7 @@ def test_a_release_file_outside_its_folder_is_refused(name):
 
 
 def test_a_repository_in_a_local_folder_works_through_a_file_url(releases, app_env, data_dir):
-    """DESIGN.md section 7: AURSWIFT_UPDATE_URL may be file:// (a shop without internet, a USB stick)."""
+    """docs/design.md section 7: AURSWIFT_UPDATE_URL may be file:// (a shop without internet, a USB stick)."""
     missing = _client_env(app_env, (releases["repo"].parent / "no-such-repo").as_uri(), releases["repo"])
     _refused(missing, "check_update", data_dir, "Update check failed")
     env = _client_env(app_env, releases["repo"].as_uri(), releases["repo"])

@@ -1,4 +1,4 @@
-"""``manage.py upgrade_db``: the guarded upgrade (DESIGN.md sections 4 and 7).
+"""``manage.py upgrade_db``: the guarded upgrade (docs/design.md sections 4 and 7).
 
 Exit 0 up to date or upgraded; 2 refused before any change; 3 a step failed
 and the database was restored; 4 the restore failed (the backup path is printed).
