@@ -152,3 +152,23 @@ def test_the_notice_is_given_once_even_to_requests_at_the_same_moment(data_dir):
         thread.join()
     assert [n for n in notices if n] == ["Updates 0.2.0 and 0.2.1 could not be installed; you are on 0.1.0."]
     assert not list((data_dir / "app").glob("*.tmp")), "no temporary file left behind"
+
+
+def test_the_till_tells_the_cashier_once(db, data_dir, settings):
+    """The notice reaches the person at the till on the next page, and only once."""
+    from django.test import Client
+
+    from pos.models import StaffProfile
+    from pos.services import demo
+
+    settings.DATA_DIR = data_dir
+    credentials = demo.create_demo_data()
+    _launcher_fell_back(data_dir, "0.2.0")
+    till = Client()
+    profile = StaffProfile.objects.get(user__username="cashier")
+    assert till.post("/signin/", {"staff": profile.pk, "pin": credentials.cashier_pin}).status_code == 302
+    first = till.get("/").content.decode()
+    assert "Update 0.2.0 could not be installed; you are on 0.1.0." in first
+    assert 'role="alert"' in first
+    again = till.get("/").content.decode()
+    assert "could not be installed" not in again
