@@ -26,6 +26,7 @@ from aurswift.startup import pages
 from aurswift.startup.state import PIN_RE, NotConfirmed, ShopSetup, find_managers
 from maintenance import exceptions
 from maintenance.config import live_db_path
+from maintenance.db.progress import CHECKLIST
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ def screen(request: HttpRequest) -> HttpResponse:
     if state.status == startup.RECOVERY and state.error is not None:
         page = _page(state, notice=True)
         return render(request, "recovery/page.html", {"page": page, "error": state.error}, status=503)
-    return render(request, "startup/progress.html", {"snapshot": state.snapshot()})
+    steps = [(step.value, step.label) for step in CHECKLIST]
+    return render(request, "startup/progress.html", {"snapshot": state.snapshot(), "steps": steps})
 
 
 def status(request: HttpRequest) -> JsonResponse:

@@ -26,7 +26,7 @@ from maintenance.db import testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.integrity import IntegrityResult, check_connection, check_file
-from maintenance.db.progress import ProgressCallback, emit
+from maintenance.db.progress import ProgressCallback, Step, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
     has_sqlite_header,
@@ -157,7 +157,7 @@ def _snapshot(
 
     def report(done: int, total: int) -> None:
         pct = 100.0 * done / total if total else 100.0
-        emit(progress, "backup", f"Backing up the database… {pct:.0f}%", percent=pct)
+        emit(progress, Step.BACKUP, f"Backing up the database… {pct:.0f}%", percent=pct)
 
     with contextlib.ExitStack() as stack:
         try:
@@ -235,7 +235,7 @@ def create_backup(
     now = now or datetime.now().astimezone()
     final = _unique_path(backups_dir, now)
     partial = final.with_name(final.name + ".partial")
-    emit(progress, "backup", "Backing up the database…", percent=0.0)
+    emit(progress, Step.BACKUP, "Backing up the database…", percent=0.0)
     try:
         sha, result = _snapshot(db_path, partial, progress, check=full_check)
         if not has_sqlite_header(partial):
@@ -265,7 +265,7 @@ def create_backup(
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
         raise
-    emit(progress, "backup", f"Backup saved: {final.name}", percent=100.0)
+    emit(progress, Step.BACKUP, f"Backup saved: {final.name}", percent=100.0)
     return info
 
 
@@ -346,7 +346,7 @@ def restore_backup(
 
     def report(done: int, total: int) -> None:
         pct = 100.0 * done / total if total else 100.0
-        emit(progress, "restore", f"Restoring the backup… {pct:.0f}%", percent=pct)
+        emit(progress, Step.RESTORE, f"Restoring the backup… {pct:.0f}%", percent=pct)
 
     try:
         try:
@@ -356,7 +356,7 @@ def restore_backup(
             if not (reclaim_space and _disk_full(err)):
                 raise
             _restore_in_little_space(backup_path, db_path, info, marker, tmp, report)
-            emit(progress, "restore", "Database restored from backup.", percent=100.0)
+            emit(progress, Step.RESTORE, "Database restored from backup.", percent=100.0)
             return
         if info.sha256 and sha != info.sha256:
             tmp.unlink(missing_ok=True)
@@ -371,7 +371,7 @@ def restore_backup(
             f"Restoring {backup_path.name} failed: {err}. The backup is kept at {backup_path}.",
             backup_path=backup_path,
         ) from err
-    emit(progress, "restore", "Database restored from backup.", percent=100.0)
+    emit(progress, Step.RESTORE, "Database restored from backup.", percent=100.0)
 
 
 def _swap_in(tmp: Path, db_path: Path, marker: Path, backup_path: Path, sha: str, *, reclaiming: bool = False) -> None:

@@ -20,6 +20,7 @@ re-fingerprinted instead (``unrecorded``, reported in ``carried_over`` /
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,17 @@ from maintenance.db.sqlite_tools import has_sqlite_header, list_tables, open_rea
 
 Key = tuple[str, str]
 
-NEW, EMPTY, LEGACY, MANAGED = "new", "empty", "legacy", "managed"
+
+class Kind(enum.StrEnum):
+    """What a database file is, before anything is done to it."""
+
+    NEW = "new"  # no file
+    EMPTY = "empty"  # a file without tables
+    LEGACY = "legacy"  # tables, but no django_migrations: not ours to upgrade
+    MANAGED = "managed"  # Django's migrations table: ours
+
+
+NEW, EMPTY, LEGACY, MANAGED = Kind.NEW, Kind.EMPTY, Kind.LEGACY, Kind.MANAGED
 
 
 def label(key: Key) -> str:

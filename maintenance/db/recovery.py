@@ -23,7 +23,7 @@ from maintenance.config import backups_dir
 from maintenance.db import backups, diskspace, markers, moves, salvage, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
-from maintenance.db.progress import ProgressCallback, emit
+from maintenance.db.progress import ProgressCallback, Step, emit
 from maintenance.db.salvage import TableRecovery
 from maintenance.db.sqlite_tools import roll_back_hot_journal, side_files
 from maintenance.files import read_json
@@ -176,11 +176,11 @@ def _repair(db_path: Path, now: datetime | None, progress: ProgressCallback | No
     repaired.unlink(missing_ok=True)
 
     def report(table: str, done: int, total: int) -> None:
-        emit(progress, "repair", f"Repairing: {done} of {total} tables ({table})", current=done, total=total)
+        emit(progress, Step.REPAIR, f"Repairing: {done} of {total} tables ({table})", current=done, total=total)
 
     with tempfile.TemporaryDirectory(dir=db_path.parent, prefix=".repair-") as scratch_dir:
         scratch = Path(scratch_dir) / "damaged.db"
-        emit(progress, "repair", "Copying the damaged database to work on…")
+        emit(progress, Step.REPAIR, "Copying the damaged database to work on…")
         shutil.copyfile(db_path, scratch)
         for side in side_files(db_path):
             if side.exists() and not side.name.endswith("-shm"):

@@ -38,7 +38,7 @@ from maintenance.db import backups, fingerprints, history, markers, moves, testh
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
 from maintenance.db.integrity import check_in_parallel, check_touched, schema_only
-from maintenance.db.progress import ProgressCallback, emit
+from maintenance.db.progress import ProgressCallback, Step, emit
 from maintenance.db.sqlite_tools import roll_back_hot_journal, sha256_file, side_files, wal_path
 from maintenance.files import read_json, write_json_atomic
 
@@ -143,14 +143,14 @@ def finish_interrupted_runs(
         moves.run(db_path.parent, "keep_aside", moves.keep_aside_moves(db_path, old))
         entry["kept_aside"] = old.name
         log.warning("the database changed after an interrupted upgrade; kept aside as %s", old.name)
-        emit(progress, "restore", f"The database changed after an interrupted upgrade; it is kept as {old.name}.")
+        emit(progress, Step.RESTORE, f"The database changed after an interrupted upgrade; it is kept as {old.name}.")
     if not backup_path.exists():
         raise exceptions.RestoreFailedError(
             f"The last upgrade was interrupted and its backup {backup_path.name} is missing. "
             "Nothing more was changed; restore a backup from the admin or the command line.",
             backup_path=backup_path,
         )
-    emit(progress, "restore", "The last upgrade was interrupted: restoring the backup taken before it…")
+    emit(progress, Step.RESTORE, "The last upgrade was interrupted: restoring the backup taken before it…")
     backups.restore_backup(backup_path, db_path, progress=progress, reclaim_space=not live_changed)
     marker_path.unlink(missing_ok=True)
     entry["finished_at"] = _now()
@@ -282,7 +282,7 @@ def run_guarded_upgrade(
     with writer_lock.held(data_dir):
         finish_interrupted_runs(db_path, progress, data_dir)
         roll_back_hot_journal(db_path)
-        emit(progress, "classify", "Checking the database…")
+        emit(progress, Step.CLASSIFY, "Checking the database…")
         result = _classify_with_retries(db_path)
         result.raise_for_problems()
         pending = [label(k) for k in result.pending]
@@ -290,7 +290,7 @@ def run_guarded_upgrade(
             if result.unrecorded:
                 _ensure_writable(db_path, data_dir, backup=False)
                 adopt_unrecorded(result)
-            emit(progress, "done", "The database is up to date.", percent=100.0)
+            emit(progress, Step.DONE, "The database is up to date.", percent=100.0)
             return UpgradeReport("up_to_date", MANAGED, duration_s=time.perf_counter() - started)
         _ensure_writable(db_path, data_dir, backup=result.kind not in (NEW, EMPTY))
         if result.kind in (NEW, EMPTY):
@@ -327,7 +327,7 @@ def _create_database(
     data_dir: Path,
 ) -> UpgradeReport:
     """Migrate a new or empty database: there is nothing to lose, so no backup."""
-    emit(progress, "migrate", "Creating the database…", current=0, total=len(pending))
+    emit(progress, Step.MIGRATE, "Creating the database…", current=0, total=len(pending))
     db_path = result.db_path
     try:
         applied = apply_migrations(progress)
@@ -359,7 +359,7 @@ def _create_database(
             "reason": reason,
         },
     )
-    emit(progress, "done", "The database is ready.", percent=100.0)
+    emit(progress, Step.DONE, "The database is ready.", percent=100.0)
     return report
 
 
@@ -382,7 +382,7 @@ def _upgrade_existing(
         "reason": reason,
     }
 
-    emit(progress, "disk", "Checking free disk space…")
+    emit(progress, Step.DISK, "Checking free disk space…")
     ensure_space(db_path)
 
     testhooks.pause_if("before_backup")
@@ -416,7 +416,7 @@ def _upgrade_existing(
         step = "verify"
         connections.close_all()
         record_state()
-        emit(progress, "verify", "Verifying the upgraded database…")
+        emit(progress, Step.VERIFY, "Verifying the upgraded database…")
         # Schema-only migrations: check what they changed (the backup is the database before them);
         # anything that may write any table (RunPython, RunSQL, custom operations): the whole database.
         disk = load_migrations().disk_migrations
@@ -453,7 +453,7 @@ def _upgrade_existing(
         }
     )
     history.append_run(data_dir, entry)
-    emit(progress, "done", f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
+    emit(progress, Step.DONE, f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
     return report
 
 
@@ -470,7 +470,7 @@ def _checked_backup(
     and the copy's sha256 is of the bytes written. A failed check discards the
     backup and refuses the upgrade: nothing else has been changed.
     """
-    emit(progress, "integrity", "Checking the database's integrity…")
+    emit(progress, Step.INTEGRITY, "Checking the database's integrity…")
 
     def backup_progress(p) -> None:
         if progress:
@@ -525,7 +525,7 @@ def _restore_after_failure(
     marker = db_path.parent / UPGRADE_MARKER
     with contextlib.suppress(OSError, ValueError):  # a full disk may refuse even this; the marker stays valid
         write_json_atomic(marker, {**(read_json(marker) or {"backup": str(backup.path)}), "restoring": True})
-    emit(progress, "restore", "The upgrade failed. Restoring the backup…")
+    emit(progress, Step.RESTORE, "The upgrade failed. Restoring the backup…")
     testhooks.pause_if("during_restore")
     entry.update(
         {
