@@ -10,8 +10,10 @@ the screen was captured.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -21,16 +23,25 @@ from pathlib import Path
 
 def main() -> int:
     executable, data_dir, shot = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    home = data_dir / "home"  # Qt WebEngine's profile of its own: no clash with other windows' helpers
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         "AURSWIFT_DATA_DIR": str(data_dir),
         "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox",  # root: QtWebEngine refuses to start sandboxed
+        "HOME": str(home),
     }
     for name in ("DISPLAY", "XAUTHORITY"):
         if name in os.environ:
             env[name] = os.environ[name]
     started = time.monotonic()
     proc = subprocess.Popen(
-        [str(executable)], cwd=data_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(executable)],
+        cwd=data_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the window and its Qt WebEngine helpers stop together
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -59,12 +70,13 @@ def main() -> int:
         subprocess.run(["import", "-window", "root", str(shot)], check=True)
         return 0
     finally:
-        proc.terminate()
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import REPO_ROOT
 
@@ -49,8 +50,9 @@ def _open_till(app, page) -> dict[str, str]:
 
 def _sign_in(page, name: str, pin: str) -> None:
     page.wait_for_selector("text=Who is on the till?")
+    page.wait_for_load_state("load")  # till.js is attached: a tap before it would not move the cursor
     page.get_by_text(name).click()
-    assert page.evaluate("document.activeElement.id") == "pin"  # the tile puts the cursor in the PIN box
+    expect(page.locator("#pin")).to_be_focused()  # the tile puts the cursor in the PIN box
     page.keyboard.type(pin)
     page.keyboard.press("Enter")
     page.wait_for_selector("#basket-title")
@@ -86,9 +88,11 @@ def _pay_visible(page) -> None:
 
 def test_shift_change_cashier_to_manager_and_back(headless_app, page, data_dir):
     pins = _open_till(headless_app, page)
+    page.wait_for_load_state("load")
     page.get_by_text("Casey Cashier").click()
+    expect(page.locator("#pin")).to_be_focused()
     page.keyboard.press("Enter")  # no PIN yet: not sent, not a wrong attempt
-    assert page.evaluate("document.activeElement.id") == "pin"
+    expect(page.locator("#pin")).to_be_focused()
     _sign_in(page, "Casey Cashier", pins["cashier"])
     _tap(page, "Cappuccino")  # 3.40
     page.get_by_role("button", name="£5.00").click()  # one tap pays
