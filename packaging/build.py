@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -52,22 +53,20 @@ SKIP_SUFFIXES = (".pyc", ".pyo")
 VERSIONS_FILE = "versions.json"  # in the bundle's resources folder (_internal/)
 
 
-def platform_tag(system: str | None = None, machine: str | None = None) -> str:
-    """Return the release platform of this machine: ``linux-x86_64``, ``win-amd64``, ``macos-arm64``, …"""
-    system = (system or sys.platform).lower()
-    machine = (machine or platform.machine()).lower()
-    if system.startswith("win"):
-        name = "win"
-        machine = {"x86_64": "amd64", "x64": "amd64", "aarch64": "arm64", "x86": "x86", "i686": "x86"}.get(
-            machine, machine
-        )
-    elif system in ("darwin", "macos", "mac"):
-        name = "macos"
-        machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
-    else:
-        name = "linux" if system.startswith("linux") else system
-        machine = {"amd64": "x86_64", "arm64": "aarch64", "i686": "x86", "i386": "x86"}.get(machine, machine)
-    return f"{name}-{machine}"
+def _load_versioning():
+    """Load ``maintenance/updates/versioning.py`` by path: one platform rule for the bundle and the client.
+
+    By path, not by import: this script runs without Django and without the project on ``sys.path``.
+    """
+    spec = importlib.util.spec_from_file_location("_aurswift_versioning", ROOT / "maintenance/updates/versioning.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+platform_tag = _load_versioning().platform_tag
 
 
 def source_version(project: Path = ROOT) -> str:

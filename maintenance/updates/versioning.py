@@ -61,8 +61,8 @@ def release_notes(messages: list[str]) -> str:
 def platform_tag(system: str | None = None, machine: str | None = None) -> str:
     """Return the release platform of this machine: ``linux-x86_64``, ``win-amd64``, ``macos-arm64``, …
 
-    The same as ``packaging/build.py``'s ``platform_tag()`` (a test keeps them equal): the bundle a
-    machine builds and the releases its client asks for carry the same tag.
+    ``packaging/build.py`` uses this very function: the bundle a machine builds and the releases its
+    client asks for carry the same tag.
     """
     import platform
     import sys
