@@ -10,15 +10,12 @@ half a gigabyte).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.cookiejar
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import (
+    REPO_ROOT,
+    HeadlessApp,  # the same running app, started from the bundle
+)
 
 PACKAGING = REPO_ROOT / "packaging"
 CACHE = REPO_ROOT / "test-output" / "bundle-cache"
@@ -137,28 +137,7 @@ def run_bundle(executable: Path, *args: str, data_dir: Path, timeout: float = 12
     )
 
 
-class BundleApp:
-    """A running ``<bundle>/aurswift --headless`` and the URL it printed."""
-
-    def __init__(self, proc: subprocess.Popen, url: str, output: list[str]) -> None:
-        self.proc, self.url, self.output = proc, url, output
-
-    @property
-    def base(self) -> str:
-        return "/".join(self.url.split("/")[:3])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-
-
-def start_bundle_headless(executable: Path, data_dir: Path, timeout: float = 60) -> BundleApp:
+def start_bundle_headless(executable: Path, data_dir: Path, timeout: float = 60) -> HeadlessApp:
     """Start ``env -i AURSWIFT_DATA_DIR=… <bundle>/aurswift --headless``; wait for its ``Serving on`` line."""
     proc = subprocess.Popen(
         ["/usr/bin/env", "-i", f"AURSWIFT_DATA_DIR={data_dir}", str(executable), "--headless"],
@@ -181,15 +160,15 @@ def start_bundle_headless(executable: Path, data_dir: Path, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while not found.is_set():
         if proc.poll() is not None or time.monotonic() > deadline:
-            app = BundleApp(proc, "", output)
+            app = HeadlessApp(proc, "", output)
             app.stop()
             raise AssertionError("the bundle did not start:\n" + "\n".join(output))
         found.wait(0.1)
     url = next(line for line in output if line.startswith("Serving on ")).split(" ", 2)[2]
-    return BundleApp(proc, url, output)
+    return HeadlessApp(proc, url, output)
 
 
-def open_till(app: BundleApp, timeout: float = 60) -> tuple[str, str]:
+def open_till(app: HeadlessApp, timeout: float = 60) -> tuple[str, str]:
     """Open the app as the window does (the printed URL, then the till); return (URL, page) of the sign-in page.
 
     The first start shows the start-up screen while the database is prepared
