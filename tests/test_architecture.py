@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
 
-#: (package whose modules are checked, imported package it must not use)
 FORBIDDEN = [
     ("pos", "maintenance"),
     ("pos", "aurswift"),

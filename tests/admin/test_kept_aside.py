@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from maintenance.updates.notes import render_notes
-from tests.admin.test_maintenance_browser import BASE, _shot, _sign_in_as_manager
+from tests.helpers.admin import BASE, shot, sign_in_as_manager
 
 
 def test_release_notes_render_headings_and_lists_and_escape_everything():
@@ -31,7 +31,7 @@ def test_release_notes_render_headings_and_lists_and_escape_everything():
 @pytest.mark.browser
 def test_a_kept_aside_database_can_be_verified_downloaded_and_restored(headless_app, page, data_dir, tmp_path):
     base = headless_app.base
-    _sign_in_as_manager(headless_app, page)
+    sign_in_as_manager(headless_app, page)
     live = data_dir / "pos_system.db"
     kept = data_dir / "pos_system.db.old.20250102-030405"
     src = sqlite3.connect(live)
@@ -49,7 +49,7 @@ def test_a_kept_aside_database_can_be_verified_downloaded_and_restored(headless_
     table = page.inner_text("#kept-aside")
     assert kept.name in table and garbage.name in table
     assert "32 products" in table and "cannot be read" in table, "each says what it holds"
-    _shot(page, "kept-aside")
+    shot(page, "kept-aside")
 
     row = page.locator(f"#kept-aside tr[data-name='{kept.name}']")
     row.get_by_role("button", name="Verify").click()
@@ -78,7 +78,7 @@ def test_a_kept_aside_database_can_be_verified_downloaded_and_restored(headless_
 
 @pytest.mark.browser
 def test_kept_aside_names_outside_the_pattern_are_refused(headless_app, page, data_dir):
-    _sign_in_as_manager(headless_app, page)
+    sign_in_as_manager(headless_app, page)
     for name in ("secret_key", "pos_system.db", "pos_system.db.old.x", "..%2Fsecret_key"):
         response = page.goto(headless_app.base + BASE + f"backups/{name}/download/")
         assert response.status == 404, name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from pathlib import Path
@@ -10,32 +9,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.conftest import REPO_ROOT, fill_disk, small_tmpfs, start_headless
+from tests.helpers.admin import BASE, shot, sign_in_as_manager
+from tests.helpers.app import start_headless
+from tests.helpers.disk import fill_disk, small_tmpfs
 
 pytestmark = pytest.mark.browser
-SHOTS = REPO_ROOT / "test-output" / "screenshots"
-BASE = "/admin/maintenance/databasemaintenance/"
-
-
-def _manager_password(output: list[str]) -> str:
-    match = re.search(r"admin login: manager / (\S+)", "\n".join(output))
-    assert match, output
-    return match.group(1)
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"admin-{name}.png"), full_page=True)
-
-
-def _sign_in_as_manager(app, page) -> None:
-    page.goto(app.url)
-    page.wait_for_selector("text=Welcome to AurSwift")
-    page.goto(app.base + "/admin/login/")
-    page.fill("#id_username", "manager")
-    page.fill("#id_password", _manager_password(app.output))
-    page.click("input[type=submit]")
-    page.wait_for_selector("text=Database maintenance")
 
 
 def _back_up_now(app, page, data_dir: Path, expect: str) -> None:
@@ -57,12 +35,12 @@ def _back_up_now(app, page, data_dir: Path, expect: str) -> None:
 
 def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, data_dir, tmp_path):
     base = headless_app.base
-    _sign_in_as_manager(headless_app, page)
+    sign_in_as_manager(headless_app, page)
     _back_up_now(headless_app, page, data_dir, "Backup saved and verified")
     row = page.locator("#backups tbody tr[data-name]").first
     name = row.get_attribute("data-name")
     assert "Manual" in row.inner_text() and "verified" in row.inner_text()
-    _shot(page, "backups")
+    shot(page, "backups")
 
     row.get_by_role("button", name="Verify").click()
     page.wait_for_selector(f"text={name} is intact")
@@ -83,7 +61,7 @@ def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, da
     page.goto(base + BASE + "backups/")
     page.locator(f"tr[data-name='{name}']").get_by_role("link", name="Restore…").click()
     assert "A restore point of the current database is taken first" in page.inner_text("#content-main")
-    _shot(page, "restore-confirm")
+    shot(page, "restore-confirm")
     page.get_by_role("button", name="Restore this backup").click()
     page.wait_for_selector(f"text=Restored {name}")
     assert "Restore point" in page.inner_text("#backups")
@@ -112,11 +90,11 @@ def test_manager_backs_up_verifies_downloads_and_restores(headless_app, page, da
     page.get_by_role("button", name="Run full check now").click()
     page.wait_for_selector("text=Full check finished: OK")
     assert "integrity_check" in page.inner_text("#last-full")
-    _shot(page, "health")
+    shot(page, "health")
 
     page.goto(base + BASE + "history/")
     assert "created" in page.inner_text("#history")
-    _shot(page, "history")
+    shot(page, "history")
 
 
 def test_a_backup_that_cannot_fit_is_refused_on_the_page_with_the_sizes(app_env, page, tmp_path):
@@ -125,7 +103,7 @@ def test_a_backup_that_cannot_fit_is_refused_on_the_page_with_the_sizes(app_env,
         data_dir.mkdir()
         app = start_headless({**app_env, "AURSWIFT_DATA_DIR": str(data_dir)})
         try:
-            _sign_in_as_manager(app, page)
+            sign_in_as_manager(app, page)
             fill_disk(mount_point, leave_bytes=2 * 1024 * 1024)
             _back_up_now(app, page, data_dir, "The backup was not made")
             text = page.inner_text(".messagelist")
@@ -133,7 +111,7 @@ def test_a_backup_that_cannot_fit_is_refused_on_the_page_with_the_sizes(app_env,
             assert "Required: " in text and "Available: " in text
             assert "No backups yet." in page.inner_text("#backups")
             assert not list((data_dir / "backups").glob("aurswift-backup-*"))
-            _shot(page, "backup-refused-disk-full")
+            shot(page, "backup-refused-disk-full")
         finally:
             app.stop()
 
@@ -142,7 +120,7 @@ def test_a_backup_while_the_till_reads_waits_then_copies_what_was_committed(head
     """A reader pinned to an old snapshot stops the checkpoint; the backup falls back to SQLite's online copy."""
     import sqlite3
 
-    _sign_in_as_manager(headless_app, page)
+    sign_in_as_manager(headless_app, page)
     db = data_dir / "pos_system.db"
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")

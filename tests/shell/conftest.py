@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import HeadlessApp, start_headless
-from tests.db.conftest import Shop, shop, v1_shop  # noqa: F401 - the same fixtures as tests/db
-
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from tests.helpers.app import HeadlessApp, start_headless
+from tests.helpers.shop import Shop
 
 
 @pytest.fixture
@@ -30,10 +21,3 @@ def launch(request):
     yield start
     for app in apps:
         app.stop()
-
-
-def screenshot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.shell.conftest import sha
+from tests.helpers.sqlite import sha
 
 pytestmark = pytest.mark.browser
 

@@ -12,25 +12,25 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import time
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import holding_write_lock, small_tmpfs
-from tests.db.conftest import dump
-from tests.shell.conftest import screenshot, sha
+from tests.helpers.app import screenshot
+from tests.helpers.disk import small_tmpfs
+from tests.helpers.sqlite import dump, holding_write_lock, sha
 
 pytestmark = pytest.mark.browser
 
 MANAGER_PIN, CASHIER_PIN = "4826", "1357"
 
 
-def _wait_exit(app, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    while app.proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return app.proc.poll()
+def _wait_exit(app, timeout: float = 10.0) -> int | None:
+    try:
+        return app.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _heading(page, timeout: float = 30000) -> str:

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from tests.conftest import holding_write_lock, start_headless
-from tests.shell.conftest import screenshot
+from tests.helpers.app import screenshot, start_headless
+from tests.helpers.sqlite import holding_write_lock
 
 pytestmark = pytest.mark.browser
 

@@ -8,6 +8,7 @@ from django.test import Client
 from aurswift import launch
 from pos.models import StaffProfile
 from pos.services import demo
+from tests.helpers.app import wait_until
 from tests.helpers.till_http import TillBrowser, demo_credentials
 
 SECRET = "test-launch-secret"
@@ -174,20 +175,20 @@ def test_a_proof_from_an_earlier_launch_is_refused_even_after_sign_in(db, launch
 @pytest.mark.slow
 def test_shift_change_over_http_never_locks_the_window(headless_app):
     import re
-    import time
 
     headless_app.wait_for("Cashier  till PIN")
     creds = demo_credentials(headless_app.output)
     window = TillBrowser(headless_app.base)
     status, final, _ = window.request(headless_app.url[len(headless_app.base) :])
     assert status == 200 and final.startswith("/startup/")
-    deadline = time.monotonic() + 60
-    while True:  # the start-up screen hands over to the till once the database is ready
-        status, final, page = window.request("/signin/")
-        if final == "/signin/" and "Who is on the till?" in page:
-            break
-        assert time.monotonic() < deadline, (status, final, page[:300])
-        time.sleep(0.5)
+    seen: dict[str, str] = {}
+
+    def signin_page() -> bool:  # the start-up screen hands over to the till once the database is ready
+        _status, seen["final"], seen["page"] = window.request("/signin/")
+        return seen["final"] == "/signin/" and "Who is on the till?" in seen["page"]
+
+    wait_until(signin_page, timeout=60, what="the till's sign-in page")
+    page = seen["page"]
     staff = dict(
         (name, pk) for pk, name in re.findall(r'name="staff" value="(\d+)"[^>]*>\s*<span>([^<]+)<small>', page)
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.conftest import ro_uri
+from tests.helpers.sqlite import ro_uri
 from tests.helpers.till_http import demo_credentials, open_till
 
 pytestmark = pytest.mark.slow

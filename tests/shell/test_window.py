@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
 
 pytestmark = pytest.mark.window
 SHOTS = REPO_ROOT / "test-output" / "screenshots"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from maintenance.updates.keys import KEYS_ENV
-from tests.conftest import REPO_ROOT
-from tests.updates.test_updates import Server, _manage
+from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.updates import Server
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +40,16 @@ def releases(
     env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
     # no --keys: docs/design.md section 7's contract; the default keys folder is the (isolated) user config dir
     env["XDG_CONFIG_HOME"] = str(base / "config")
-    first = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    first = manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
     assert first.returncode == 0, first.stderr
     snapshot_v1 = base / "repo-at-0.2.0"
     shutil.copytree(repo, snapshot_v1)
     (project / "CHANGES.txt").write_text("receipt footer fixed\n")
     subprocess.run([*git, "add", "CHANGES.txt"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "fix: receipt footer wraps"], check=True)
-    second = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    second = manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
     assert second.returncode == 0, second.stderr
-    nothing = _manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
+    nothing = manage("build_release", "--repo", str(repo), "--project", str(project), env=env)
     return {
         "repo": repo,
         "keys": base / "config" / "aurswift" / "release-keys",

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from maintenance.updates import install
-from tests.conftest import REPO_ROOT
-from tests.updates.test_updates import _client_env, _manage
+from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.updates import client_env
 
 REASON = "the new version could not upgrade the database"
 
@@ -45,17 +45,17 @@ def _older_launcher_fell_back(data_dir: Path, version: str, at: str = "2025-01-0
 def test_a_failed_version_is_not_offered_again_but_a_newer_one_is(releases, serve, app_env, data_dir, record):
     record(data_dir, "0.2.0")
     old = serve(releases["v1"])  # the repository while 0.2.0 is its newest release
-    env = _client_env(app_env, old.url, releases["repo"])
-    check = _manage("check_update", env=env)
+    env = client_env(app_env, old.url, releases["repo"])
+    check = manage("check_update", env=env)
     assert (check.returncode, check.stdout) == (0, "Up to date: 0.1.0\n"), check.stderr
     assert check.stderr.strip() == (
         "Update 0.2.0 could not be installed on this machine earlier; it will not be offered again."
     )
-    as_json = _manage("check_update", "--json", env=env)
+    as_json = manage("check_update", "--json", env=env)
     offer = json.loads(as_json.stdout)  # exactly one JSON object on stdout
     assert offer["update_available"] is False and offer["failed_here"] is True
     assert offer["skipped_versions"] == ["0.2.0"] and offer["installed"] == "0.1.0"
-    applied = _manage("apply_update", env=env)
+    applied = manage("apply_update", env=env)
     assert (applied.returncode, applied.stdout.strip()) == (0, "Up to date: 0.1.0"), applied.stderr
     assert "could not be installed on this machine earlier" in applied.stderr
     assert not list((data_dir / "updates" / "staged").glob("0.2.*")), "nothing staged"
@@ -64,13 +64,13 @@ def test_a_failed_version_is_not_offered_again_but_a_newer_one_is(releases, serv
     assert remembered["versions"][0]["reason"] == REASON
 
     new = serve(releases["repo"])  # 0.2.1 published
-    env = _client_env(app_env, new.url, releases["repo"])
-    check = _manage("check_update", env=env)
+    env = client_env(app_env, new.url, releases["repo"])
+    check = manage("check_update", env=env)
     assert (check.returncode, check.stdout, check.stderr) == (0, "Update available: 0.2.1\n", "")
-    offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+    offer = json.loads(manage("check_update", "--json", env=env).stdout)
     assert offer["update_available"] is True and offer["failed_here"] is False
     assert offer["version"] == "0.2.1" and offer["skipped_versions"] == ["0.2.0"]
-    applied = _manage("apply_update", env=env)
+    applied = manage("apply_update", env=env)
     assert applied.returncode == 0 and applied.stdout.startswith("Staged: 0.2.1"), applied.stderr
 
 
@@ -81,8 +81,8 @@ def test_every_failure_is_remembered_though_fallback_json_keeps_only_the_last(re
     _launcher_fell_back(data_dir, "0.3.0")
     assert [e["version"] for e in install.failed_versions(data_dir)] == ["0.2.0", "0.2.1", "0.3.0"]
     server = serve(releases["repo"])
-    env = _client_env(app_env, server.url, releases["repo"])
-    offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+    env = client_env(app_env, server.url, releases["repo"])
+    offer = json.loads(manage("check_update", "--json", env=env).stdout)
     assert offer["version"] == "0.2.1" and offer["update_available"] is False
     assert offer["skipped_versions"] == ["0.2.0", "0.2.1", "0.3.0"]
 
@@ -108,7 +108,7 @@ def test_a_forgotten_failure_is_offered_again(releases, serve, app_env, data_dir
     assert install.forget_failed_version(data_dir, "0.2.0") is True
     assert install.forget_failed_version(data_dir, "0.2.0") is False
     server = serve(releases["v1"])
-    check = _manage("check_update", env=_client_env(app_env, server.url, releases["repo"]))
+    check = manage("check_update", env=client_env(app_env, server.url, releases["repo"]))
     assert check.stdout == "Update available: 0.2.0\n", "fallback.json does not bring a forgotten failure back"
 
 

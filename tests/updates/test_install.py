@@ -18,70 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.updates.test_updates import Server, _manage
-
-FIELD_MIGRATION = """from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [("pos", "0003_refund_lines_and_line_voids")]
-    operations = [migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default=""))]
-"""
-FAILING_MIGRATION = """from django.db import migrations, models
-
-
-def boom(apps, schema_editor):
-    raise RuntimeError("allergen import failed")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("pos", "0003_refund_lines_and_line_voids")]
-    operations = [
-        migrations.AddField("product", "allergens", models.CharField(max_length=200, blank=True, default="")),
-        migrations.RunPython(boom, migrations.RunPython.noop),
-    ]
-"""
-
-
-def _release(base: Path, migration: str, *, crash: bool = False) -> Path:
-    """Clone this project, add the allergens migration, and build it into a new repository."""
-    project = base / "project"
-    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(project)], check=True)
-    tags = subprocess.run(["git", "-C", str(project), "tag", "--list", "v*"], capture_output=True, text=True)
-    if tags.stdout.split():
-        subprocess.run(["git", "-C", str(project), "tag", "-d", *tags.stdout.split()], capture_output=True)
-    models = project / "pos" / "models.py"
-    anchor = "    active = models.BooleanField(default=True)\n"
-    field = '    allergens = models.CharField(max_length=200, blank=True, default="")\n'
-    text = models.read_text()
-    start = text.index("class Product(")
-    at = text.index(anchor, start) + len(anchor)
-    models.write_text(text[:at] + field + text[at:])
-    (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(migration)
-    if crash:  # a build that dies at start-up, before it could report ready
-        startup = project / "aurswift" / "startup" / "state.py"
-        startup.write_text(startup.read_text() + "\nraise RuntimeError('broken build')\n")
-    git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "feat: allergens on products"], check=True)
-    return _build(base)
-
-
-def _build(base: Path) -> Path:
-    """Build the next release of ``base/project`` into ``base/repo``, signed with the keys in ``base/keys``."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["AURSWIFT_DATA_DIR"] = str(base / "builder-data")
-    repo, keys = base / "repo", base / "keys"
-    built = _manage(
-        "build_release", "--repo", str(repo), "--keys", str(keys), "--project", str(base / "project"), env=env
-    )
-    assert built.returncode == 0, built.stderr
-    return repo
+from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.updates import FAILING_MIGRATION, FIELD_MIGRATION, Server, build, release
 
 
 def _shop_with_a_sale(env: dict[str, str]) -> None:
-    assert _manage("upgrade_db", env=env).returncode == 0
+    assert manage("upgrade_db", env=env).returncode == 0
     code = (
         "import django; django.setup()\n"
         "from pos.services import demo, orders\n"
@@ -168,13 +110,13 @@ def _columns(db: Path) -> list[str]:
 
 
 def test_update_installs_relaunches_and_upgrades_the_database(tmp_path, client_env, data_dir):
-    repo = _release(tmp_path / "good", FIELD_MIGRATION)
+    repo = release(tmp_path / "good", FIELD_MIGRATION)
     server = Server(repo)
     try:
         env = client_env(repo, server)
         _shop_with_a_sale(env)
-        assert _manage("check_update", env=env).stdout.strip() == "Update available: 0.2.0"
-        assert _manage("apply_update", env=env).returncode == 0
+        assert manage("check_update", env=env).stdout.strip() == "Update available: 0.2.0"
+        assert manage("apply_update", env=env).returncode == 0
         proc = _stable(env)
         try:
             lines = _read_until(proc, "Serving on ")
@@ -198,14 +140,14 @@ def test_update_installs_relaunches_and_upgrades_the_database(tmp_path, client_e
 def test_an_update_staged_then_left_for_later_is_installed_when_the_app_quits(tmp_path, client_env, data_dir):
     import psutil
 
-    repo = _release(tmp_path / "later", FIELD_MIGRATION)
+    repo = release(tmp_path / "later", FIELD_MIGRATION)
     server = Server(repo)
     try:
         env = client_env(repo, server)
         proc = _stable(env)
         try:
             _read_until(proc, "Serving on ")
-            assert _manage("apply_update", env=env).returncode == 0  # downloaded while the till runs
+            assert manage("apply_update", env=env).returncode == 0  # downloaded while the till runs
             assert not (data_dir / "app" / "current.json").exists(), "nothing installed while running"
             (app,) = psutil.Process(proc.pid).children()
             app.send_signal(signal.SIGINT)  # the cashier closes the window: a normal quit (exit 0)
@@ -223,7 +165,7 @@ def test_an_update_staged_then_left_for_later_is_installed_when_the_app_quits(tm
 
 
 def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_path, client_env, data_dir):
-    repo = _release(tmp_path / "bad", FAILING_MIGRATION)
+    repo = release(tmp_path / "bad", FAILING_MIGRATION)
     server = Server(repo)
     try:
         env = client_env(repo, server)
@@ -232,7 +174,7 @@ def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_pat
         before = sqlite3.connect(db)
         dump_before = list(before.iterdump())
         before.close()
-        assert _manage("apply_update", env=env).returncode == 0
+        assert manage("apply_update", env=env).returncode == 0
         proc = _stable(env)
         try:
             lines = _read_until(proc, "Serving on ", count=2)
@@ -256,16 +198,16 @@ def test_update_whose_migration_fails_falls_back_to_the_previous_version(tmp_pat
     server = Server(repo)
     try:
         env = client_env(repo, server)
-        check = _manage("check_update", env=env)
+        check = manage("check_update", env=env)
         assert (check.returncode, check.stdout.strip()) == (0, "Up to date: 0.1.0"), check.stderr
         assert "Update 0.2.0 could not be installed on this machine earlier" in check.stderr
-        applied = _manage("apply_update", env=env)
+        applied = manage("apply_update", env=env)
         assert (applied.returncode, applied.stdout.strip()) == (0, "Up to date: 0.1.0"), applied.stderr
         assert not (data_dir / "updates" / "staged" / "0.2.0").exists()
         _fix_and_build(tmp_path / "bad")  # 0.2.1, published to the same repository
-        check = _manage("check_update", env=env)
+        check = manage("check_update", env=env)
         assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1"), check.stderr
-        offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+        offer = json.loads(manage("check_update", "--json", env=env).stdout)
         assert offer["update_available"] is True and offer["skipped_versions"] == ["0.2.0"]
     finally:
         server.stop()
@@ -277,18 +219,18 @@ def _fix_and_build(base: Path) -> None:
     (project / "pos" / "migrations" / "0003_product_allergens.py").write_text(FIELD_MIGRATION)
     git = ["git", "-C", str(project), "-c", "user.email=t@example.com", "-c", "user.name=T"]
     subprocess.run([*git, "commit", "-qam", "fix: the allergen import no longer fails"], check=True)
-    _build(base)
+    build(base)
 
 
 def test_update_that_crashes_before_ready_falls_back_and_the_admin_says_why(
     tmp_path, client_env, data_dir, db, settings
 ):
-    repo = _release(tmp_path / "crash", FIELD_MIGRATION, crash=True)
+    repo = release(tmp_path / "crash", FIELD_MIGRATION, crash=True)
     server = Server(repo)
     try:
         env = client_env(repo, server)
         _shop_with_a_sale(env)
-        assert _manage("apply_update", env=env).returncode == 0
+        assert manage("apply_update", env=env).returncode == 0
         proc = _stable(env)
         try:
             text = "\n".join(_read_until(proc, "Serving on "))

@@ -11,9 +11,9 @@ import pytest
 
 from maintenance.updates.repository import UpdateRepository, bundle_manifest
 from maintenance.updates.versioning import dependency_notes, platform_tag
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.updates import client_env
 from tests.updates.range_server import RangeServer
-from tests.updates.test_updates import _client_env, _manage
 
 ALPHA, BETA = "testos-alpha", "testos-beta"
 
@@ -82,12 +82,12 @@ def test_each_platform_has_its_own_signed_latest_manifest_and_archive(two_platfo
 def test_a_client_sees_only_its_own_platform(two_platforms, app_env, data_dir):
     server = RangeServer(two_platforms["repo"])
     try:
-        env = {**_client_env(app_env, server.url, two_platforms["repo"]), "AURSWIFT_UPDATE_PLATFORM": ALPHA}
-        check = _manage("check_update", "--json", env=env)
+        env = {**client_env(app_env, server.url, two_platforms["repo"]), "AURSWIFT_UPDATE_PLATFORM": ALPHA}
+        check = manage("check_update", "--json", env=env)
         assert check.returncode == 0, check.stderr
         offer = json.loads(check.stdout)
         assert (offer["version"], offer["platform"], offer["kind"]) == ("5.0.0", ALPHA, "bundle")
-        applied = _manage("apply_update", env=env)
+        applied = manage("apply_update", env=env)
         assert applied.returncode == 0, applied.stderr
         staged = data_dir / "updates" / "staged" / "5.0.0" / "aurswift-5.0.0"
         assert (staged / "aurswift").read_text() == f"#!/bin/sh\necho {ALPHA}\n" and os.access(
@@ -117,9 +117,9 @@ def test_a_client_sees_only_its_own_platform(two_platforms, app_env, data_dir):
 
 
 def test_a_platform_with_no_release_is_told_so(two_platforms, app_env, data_dir):
-    env = {**_client_env(app_env, two_platforms["repo"].as_uri(), two_platforms["repo"])}
+    env = {**client_env(app_env, two_platforms["repo"].as_uri(), two_platforms["repo"])}
     env["AURSWIFT_UPDATE_PLATFORM"] = "testos-gamma"
-    proc = _manage("check_update", env=env)
+    proc = manage("check_update", env=env)
     assert proc.returncode == 2 and "no release for this platform (testos-gamma)" in proc.stderr, proc.stderr
 
 

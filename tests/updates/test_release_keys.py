@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from maintenance.updates.keys import ROLES, Keyring, key_material
-from tests.updates.test_updates import Server, _manage
+from tests.helpers.app import manage
+from tests.helpers.updates import Server
 
 # a PEM private key block: header, base64 body, footer (spelt in pieces so this file, shipped in
 # every release as a blob, is not itself one)
@@ -117,7 +118,7 @@ def _build(repo: Path, keys: Path, project: Path, tmp_path: Path) -> subprocess.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["AURSWIFT_DATA_DIR"] = str(tmp_path / "builder-data")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    return _manage("build_release", "--repo", str(repo), "--keys", str(keys), "--project", str(project), env=env)
+    return manage("build_release", "--repo", str(repo), "--keys", str(keys), "--project", str(project), env=env)
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from maintenance.updates.repository import ReleaseFile, UpdateRepository
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.updates import client_env
 from tests.updates.range_server import RangeServer
-from tests.updates.test_updates import _client_env, _manage
 
 BIG = 4 * 1024 * 1024
 VERSION = "9.0.0"
@@ -50,7 +50,7 @@ def big_release(tmp_path_factory) -> dict:
 
 
 def _env(app_env, server, release, whole_archive: bool) -> dict[str, str]:
-    env = _client_env(app_env, server.url, release["repo"])
+    env = client_env(app_env, server.url, release["repo"])
     if whole_archive:
         env["AURSWIFT_UPDATE_DELTA"] = "false"
     return env
@@ -69,7 +69,7 @@ def test_a_download_cut_half_way_resumes_after_a_restart(big_release, app_env, d
     server = RangeServer(big_release["repo"], cut_after=expected // 2)
     try:
         env = _env(app_env, server, big_release, whole_archive)
-        first = _manage("apply_update", env=env)
+        first = manage("apply_update", env=env)
         assert first.returncode == 2 and "Download refused" in first.stderr, (first.stdout, first.stderr)
         parts = list((data_dir / "updates" / "partial").glob("*.part"))
         kept = sum(p.stat().st_size for p in parts)
@@ -79,7 +79,7 @@ def test_a_download_cut_half_way_resumes_after_a_restart(big_release, app_env, d
         cut_at = server.sent
 
         server.cut_after = None  # the server is back; the app starts again
-        second = _manage("apply_update", env=env)
+        second = manage("apply_update", env=env)
         assert second.returncode == 0, second.stderr
         _staged_ok(data_dir, big_release)
         ranged = [r for r in server.requests if r[1] == 206]
@@ -98,9 +98,9 @@ def test_a_server_that_ignores_ranges_still_completes(big_release, app_env, data
     server = RangeServer(big_release["repo"], ranges=False, cut_after=expected // 2)
     try:
         env = _env(app_env, server, big_release, False)
-        assert _manage("apply_update", env=env).returncode == 2
+        assert manage("apply_update", env=env).returncode == 2
         server.cut_after = None
-        second = _manage("apply_update", env=env)
+        second = manage("apply_update", env=env)
         assert second.returncode == 0, second.stderr
         _staged_ok(data_dir, big_release)
         assert all(status == 200 for _path, status, _asked in server.requests if "/targets/" in _path)
@@ -117,17 +117,17 @@ def test_a_tampered_partial_file_is_refused_then_thrown_away(big_release, app_en
     server = RangeServer(big_release["repo"], cut_after=expected // 2)
     try:
         env = _env(app_env, server, big_release, False)
-        assert _manage("apply_update", env=env).returncode == 2
+        assert manage("apply_update", env=env).returncode == 2
         (part,) = (data_dir / "updates" / "partial").glob("*.part")
         data = bytearray(part.read_bytes())
         data[100] ^= 0xFF
         part.write_bytes(bytes(data))
         server.cut_after = None
-        refused = _manage("apply_update", env=env)
+        refused = manage("apply_update", env=env)
         assert refused.returncode == 2 and "tampered or truncated" in refused.stderr, refused.stderr
         assert not list((data_dir / "updates" / "partial").glob("*.part")), "the bad piece is not kept"
         assert not (data_dir / "updates" / "staged" / VERSION).exists()
-        again = _manage("apply_update", env=env)
+        again = manage("apply_update", env=env)
         assert again.returncode == 0, again.stderr
         _staged_ok(data_dir, big_release)
     finally:

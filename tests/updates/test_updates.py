@@ -10,14 +10,14 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from maintenance.updates.versioning import next_version, release_notes
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import manage
+from tests.helpers.updates import client_env, free_port
 
 
 def test_versions_follow_conventional_commits():
@@ -29,54 +29,6 @@ def test_versions_follow_conventional_commits():
     notes = release_notes(["feat: table management", "fix(till): payment rounding", "chore: bump"])
     assert "### Features\n- table management" in notes and "### Fixes\n- payment rounding" in notes
     assert "bump" not in notes
-
-
-def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``python -m http.server`` on loopback, serving a copy of an update repository."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--directory", str(directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def _client_env(app_env: dict[str, str], server_url: str, repo: Path) -> dict[str, str]:
-    return {
-        **app_env,
-        "AURSWIFT_UPDATE_URL": server_url,
-        "AURSWIFT_UPDATE_TRUSTED_ROOT": str(repo / "metadata" / "1.root.json"),
-    }
 
 
 def test_build_release_bumps_from_commits_and_signs(releases):
@@ -98,12 +50,12 @@ def test_build_release_bumps_from_commits_and_signs(releases):
 
 def test_check_and_apply_stage_the_newest_release(releases, serve, app_env, data_dir):
     server = serve(releases["repo"])
-    env = _client_env(app_env, server.url, releases["repo"])
-    check = _manage("check_update", env=env)
+    env = client_env(app_env, server.url, releases["repo"])
+    check = manage("check_update", env=env)
     assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1")
-    as_json = json.loads(_manage("check_update", "--json", env=env).stdout)
+    as_json = json.loads(manage("check_update", "--json", env=env).stdout)
     assert as_json["version"] == "0.2.1" and as_json["update_available"] is True
-    applied = _manage("apply_update", env=env)
+    applied = manage("apply_update", env=env)
     assert applied.returncode == 0, applied.stderr
     staged = data_dir / "updates" / "staged" / "0.2.1" / "aurswift-0.2.1"
     assert '__version__ = "0.2.1"' in (staged / "aurswift" / "__init__.py").read_text()
@@ -127,24 +79,31 @@ def _archive_tree(archive: Path, folder: str) -> dict[str, bytes]:
         }
 
 
-def test_only_the_changed_files_are_downloaded(releases, serve, app_env, data_dir):
-    """This checkout already has almost every file of 0.2.1: the version stamp, the trusted root and
-    the new CHANGES.txt are what differ (plus whatever the working tree has uncommitted)."""
+def test_only_the_changed_files_are_downloaded(releases, serve, app_env, data_dir, tmp_path):
+    """A copy running the commit released as 0.2.0 already has every file of 0.2.1 but the few that differ.
+
+    It runs from a clone of the release's own project, not from this working tree, so what is
+    downloaded does not depend on uncommitted work here.
+    """
+    running = tmp_path / "running"
+    subprocess.run(["git", "clone", "-q", str(releases["project"]), str(running)], check=True)
+    subprocess.run(["git", "-C", str(running), "checkout", "-q", "HEAD~1"], check=True)  # before the fix commit
     server = serve(releases["repo"])
-    env = _client_env(app_env, server.url, releases["repo"])
-    offer = json.loads(_manage("check_update", "--json", env=env).stdout)
+    env = client_env(app_env, server.url, releases["repo"])
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(running / "manage.py"), *args], cwd=running, env=env, capture_output=True, text=True
+        )
+
+    offer = json.loads(run("check_update", "--json").stdout)
     archive_size = (releases["repo"] / "targets" / "aurswift-0.2.1.tar.gz").stat().st_size
     assert offer["manifest"] == "manifests/aurswift-0.2.1.json"
-    # files this working tree has changed since HEAD (other work in progress) also differ from the release
-    dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "diff", "--name-only", "HEAD"], capture_output=True, text=True)
-    dirty_names = dirty.stdout.split()
-    listed = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "ls-tree", "-l", "HEAD", "--", *dirty_names], capture_output=True, text=True
-    ).stdout.splitlines()
-    dirty_bytes = sum(int(line.split()[3]) for line in listed if line.split()[3].isdigit())
-    assert 3 <= offer["changed_files"] < 30 + len(dirty_names)
-    assert offer["size"] < archive_size / 5 + dirty_bytes
-    assert _manage("apply_update", env=env).returncode == 0
+    # the version stamp (aurswift/__init__.py), the shipped trusted root and the new CHANGES.txt
+    assert offer["changed_files"] == 3, offer
+    assert offer["size"] < archive_size / 5
+    applied = run("apply_update")
+    assert applied.returncode == 0, applied.stderr
     staged = data_dir / "updates" / "staged" / "0.2.1"
     assert json.loads((staged / "staged.json").read_text())["changed_files"] == offer["changed_files"]
     assert (staged / "aurswift-0.2.1" / "CHANGES.txt").read_text() == "receipt footer fixed\n"
@@ -157,7 +116,7 @@ def test_a_tampered_changed_file_is_refused(releases, serve, app_env, data_dir):
     manifest = json.loads((server.dir / "targets" / "manifests" / "aurswift-0.2.1.json").read_text())
     blob = server.dir / "targets" / "blobs" / manifest["files"]["CHANGES.txt"]["sha256"]
     blob.write_bytes(b"receipt footer fixed, and a backdoor\n")
-    _refused(_client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
+    _refused(client_env(app_env, server.url, releases["repo"]), "apply_update", data_dir, "tampered or truncated")
 
 
 def _whole_archive(env: dict[str, str]) -> dict[str, str]:
@@ -165,7 +124,7 @@ def _whole_archive(env: dict[str, str]) -> dict[str, str]:
 
 
 def _refused(env: dict[str, str], command: str, data_dir: Path, expected: str) -> None:
-    proc = _manage(command, env=env)
+    proc = manage(command, env=env)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert expected in proc.stderr, proc.stderr
     staged = data_dir / "updates" / "staged"
@@ -178,7 +137,7 @@ def test_tampered_archive_is_refused(releases, serve, app_env, data_dir):
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
-    env = _whole_archive(_client_env(app_env, server.url, releases["repo"]))
+    env = _whole_archive(client_env(app_env, server.url, releases["repo"]))
     _refused(env, "apply_update", data_dir, "tampered or truncated")
 
 
@@ -186,7 +145,7 @@ def test_truncated_download_is_refused(releases, serve, app_env, data_dir):
     server = serve(releases["repo"])
     archive = server.dir / "targets" / "aurswift-0.2.1.tar.gz"
     archive.write_bytes(archive.read_bytes()[:5000])
-    env = _whole_archive(_client_env(app_env, server.url, releases["repo"]))
+    env = _whole_archive(client_env(app_env, server.url, releases["repo"]))
     _refused(env, "apply_update", data_dir, "tampered or truncated")
 
 
@@ -196,7 +155,7 @@ def test_wrong_signature_is_refused(releases, serve, app_env, data_dir):
     doc = json.loads(path.read_text())
     doc["signed"]["version"] += 5  # changed without the timestamp key
     path.write_text(json.dumps(doc))
-    _refused(_client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "not signed")
+    _refused(client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "not signed")
 
 
 def test_expired_metadata_is_refused(releases, serve, app_env, data_dir):
@@ -206,14 +165,14 @@ def test_expired_metadata_is_refused(releases, serve, app_env, data_dir):
     UpdateRepository(server.dir, releases["keys"]).resign(
         timestamp_expires=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     )
-    _refused(_client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "expired")
+    _refused(client_env(app_env, server.url, releases["repo"]), "check_update", data_dir, "expired")
 
 
 def test_replayed_older_metadata_is_refused(releases, serve, app_env, data_dir):
     new = serve(releases["repo"])
-    assert _manage("check_update", env=_client_env(app_env, new.url, releases["repo"])).returncode == 0
+    assert manage("check_update", env=client_env(app_env, new.url, releases["repo"])).returncode == 0
     old = serve(releases["v1"])  # an attacker replays the repository as it was at 0.2.0
-    _refused(_client_env(app_env, old.url, releases["repo"]), "check_update", data_dir, "older than what this app")
+    _refused(client_env(app_env, old.url, releases["repo"]), "check_update", data_dir, "older than what this app")
 
 
 def test_release_older_than_installed_is_refused(serve, app_env, data_dir, tmp_path):
@@ -225,11 +184,11 @@ def test_release_older_than_installed_is_refused(serve, app_env, data_dir, tmp_p
     archive.write_bytes(b"old release")
     repo.publish(archive, "0.0.9", "old")
     server = serve(repo.dir)
-    _refused(_client_env(app_env, server.url, repo.dir), "check_update", data_dir, "rollback")
+    _refused(client_env(app_env, server.url, repo.dir), "check_update", data_dir, "rollback")
 
 
 def test_unreachable_server_is_refused(releases, app_env, data_dir):
-    env = _client_env(app_env, f"http://127.0.0.1:{_free_port()}/", releases["repo"])
+    env = client_env(app_env, f"http://127.0.0.1:{free_port()}/", releases["repo"])
     _refused(env, "check_update", data_dir, "could not be reached")
 
 
@@ -269,7 +228,7 @@ def test_server_dying_mid_download_is_refused_then_a_clean_retry_works(
     releases, serve, app_env, data_dir, whole_archive
 ):
     def env_for(url: str) -> dict[str, str]:
-        env = _client_env(app_env, url, releases["repo"])
+        env = client_env(app_env, url, releases["repo"])
         return _whole_archive(env) if whole_archive else env
 
     dying = DyingServer(releases["repo"])
@@ -280,7 +239,7 @@ def test_server_dying_mid_download_is_refused_then_a_clean_retry_works(
     downloads = data_dir / "updates" / "downloads"
     assert not list(downloads.glob("*.tar.gz")) and not list(downloads.glob("blobs*")), "no half download is kept"
     healthy = serve(releases["repo"])
-    retry = _manage("apply_update", env=env_for(healthy.url))
+    retry = manage("apply_update", env=env_for(healthy.url))
     assert retry.returncode == 0, retry.stderr
     assert (data_dir / "updates" / "staged" / "0.2.1" / "staged.json").exists()
 
@@ -312,10 +271,10 @@ def test_same_version_is_up_to_date_and_nothing_is_staged(serve, app_env, data_d
     archive.write_bytes(b"same release")
     repo.publish(archive, __version__, "nothing new")
     server = serve(repo.dir)
-    env = _client_env(app_env, server.url, repo.dir)
-    check = _manage("check_update", env=env)
+    env = client_env(app_env, server.url, repo.dir)
+    check = manage("check_update", env=env)
     assert (check.returncode, check.stdout.strip()) == (0, f"Up to date: {__version__}")
-    applied = _manage("apply_update", env=env)
+    applied = manage("apply_update", env=env)
     assert (applied.returncode, applied.stdout.strip()) == (0, f"Up to date: {__version__}")
     assert not (data_dir / "updates" / "staged").exists()
 
@@ -330,12 +289,12 @@ def test_a_release_file_outside_its_folder_is_refused(name):
 
 def test_a_repository_in_a_local_folder_works_through_a_file_url(releases, app_env, data_dir):
     """docs/design.md section 7: AURSWIFT_UPDATE_URL may be file:// (a shop without internet, a USB stick)."""
-    missing = _client_env(app_env, (releases["repo"].parent / "no-such-repo").as_uri(), releases["repo"])
+    missing = client_env(app_env, (releases["repo"].parent / "no-such-repo").as_uri(), releases["repo"])
     _refused(missing, "check_update", data_dir, "Update check failed")
-    env = _client_env(app_env, releases["repo"].as_uri(), releases["repo"])
-    check = _manage("check_update", env=env)
+    env = client_env(app_env, releases["repo"].as_uri(), releases["repo"])
+    check = manage("check_update", env=env)
     assert (check.returncode, check.stdout.strip()) == (0, "Update available: 0.2.1"), check.stderr
-    applied = _manage("apply_update", env=env)
+    applied = manage("apply_update", env=env)
     assert applied.returncode == 0, applied.stderr
     staged = data_dir / "updates" / "staged" / "0.2.1" / "aurswift-0.2.1"
     assert (staged / "CHANGES.txt").read_text() == "receipt footer fixed\n"

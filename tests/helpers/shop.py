@@ -1,0 +1,71 @@
+"""A shop's data directory driven through ``manage.py``, with the test migration chains of tests/db."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from tests.helpers.app import manage
+from tests.helpers.sqlite import ro_uri
+
+CHAINS = "tests.db.fixture_apps.shopext."
+
+
+class Shop:
+    """A data directory and a way to run ``manage.py`` on it with a migration chain."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
+        self.env, self.data_dir = env, data_dir
+        self.db = data_dir / "pos_system.db"
+
+    def move_to(self, data_dir: Path) -> None:
+        """Copy the shop's data directory to ``data_dir`` (e.g. a small filesystem) and use it from now on."""
+        shutil.copytree(self.data_dir, data_dir)
+        self.env["AURSWIFT_DATA_DIR"] = str(data_dir)
+        self.data_dir, self.db = data_dir, data_dir / "pos_system.db"
+
+    def env_for(self, chain: str | None) -> dict[str, str]:
+        env = dict(self.env)
+        if chain:
+            env["AURSWIFT_EXTRA_APPS"] = "tests.db.fixture_apps.shopext"
+            env["AURSWIFT_MIGRATION_MODULES"] = f"shopext={CHAINS}{chain}" if chain != "none" else "shopext="
+        return env
+
+    def manage(self, *args: str, chain: str | None = "v1", timeout: float = 120) -> subprocess.CompletedProcess:
+        return manage(*args, env=self.env_for(chain), timeout=timeout)
+
+    def upgrade_json(self, chain: str | None = "v1") -> tuple[int, dict]:
+        proc = self.manage("upgrade_db", "--json", chain=chain)
+        return proc.returncode, json.loads(proc.stdout)
+
+    def columns(self, table: str) -> list[str]:
+        conn = sqlite3.connect(ro_uri(self.db), uri=True)
+        try:
+            return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        finally:
+            conn.close()
+
+    def count(self, table: str) -> int:
+        conn = sqlite3.connect(ro_uri(self.db), uri=True)
+        try:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        finally:
+            conn.close()
+
+
+def add_shop_data(db: Path, widgets: int = 50) -> None:
+    """Put some of a shop's data in: categories, a VAT rate, products, widgets."""
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO pos_vatrate (name, rate_bp) VALUES ('Standard', 2000)")
+        conn.execute("INSERT INTO pos_category (name, sort_order, colour) VALUES ('Drinks', 0, '#000000')")
+        for i in range(widgets):
+            conn.execute(
+                "INSERT INTO pos_product (name, category_id, price_minor, vat_rate_id, active) VALUES (?, 1, ?, 1, 1)",
+                (f"Product {i}", 100 + i),
+            )
+            conn.execute("INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", (f"Widget {i}",))
+    conn.close()
