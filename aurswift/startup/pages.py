@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from packaging.version import InvalidVersion, Version
 
 from aurswift import __version__
 from aurswift.paths import backups_dir
@@ -137,12 +138,16 @@ def version_needed(unknown: list[str]) -> str | None:
     for info in backups.list_backups(backups_dir(settings.DATA_DIR)):
         if wanted <= set(info.migrations) and info.app_version not in ("", "unknown"):
             versions.add(info.app_version)
-    newer = [v for v in versions if _key(v) > _key(__version__)]
-    return min(newer, key=_key) if newer else None
+    newer = [v for v in versions if _parsed(v) > Version(__version__)]
+    return min(newer, key=_parsed) if newer else None
 
 
-def _key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
+def _parsed(version: str) -> Version:
+    """Order versions as packaging does; a label that is not a version sorts lowest."""
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return Version("0")
 
 
 def _db_facts(db_path: Path) -> list[tuple[str, str]]:
