@@ -27,9 +27,8 @@ from django.db import connections
 from django.utils import formats, timezone
 
 from aurswift import __version__
-from aurswift.paths import backups_dir
 from maintenance import exceptions, signals
-from maintenance.config import live_db_path
+from maintenance.config import MaintenanceConfig, backups_dir
 from maintenance.db import backups, history, locks, recovery
 from maintenance.db.progress import Progress
 from maintenance.db.sqlite_tools import sha256_file
@@ -229,9 +228,18 @@ class Startup:
     ready_after_s: float | None = None
     outcome: ActionOutcome | None = None  # what the last recovery action did, shown on the next page
     known_failure_override: bool = False  # "Try again": run an upgrade that already failed on this database
+    #: which database and data directory; built once from settings when the launcher does not pass it
+    config: MaintenanceConfig | None = None
     _pin_failures: int = 0
     _pin_paused_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def maintenance(self) -> MaintenanceConfig:
+        """The frozen configuration every step and recovery action works on (read from settings once)."""
+        if self.config is None:
+            self.config = MaintenanceConfig.from_settings()
+        return self.config
 
     # --- reporting -----------------------------------------------------------
     def report(self, progress: Progress) -> None:
@@ -272,18 +280,18 @@ class Startup:
             blocker = self.instance_blocker() if self.instance_blocker else None
             if blocker is not None:
                 raise blocker
-            db_path = live_db_path()
-            self._upgrade_with_retries()
-            locks.ensure_writable(db_path)
+            config = self.maintenance
+            self._upgrade(config)
+            locks.ensure_writable(config.db_path)
             self._first_run_data()
             with self._lock:
                 self.status = READY
                 self.ready_after_s = time.monotonic() - self.started_at
             log.info("start-up: ready after %.2f s", self.ready_after_s)
             if self.trial_version:
-                update_install.mark_ready(settings.DATA_DIR, self.trial_version)
+                update_install.mark_ready(config.data_dir, self.trial_version)
             # The apps start their own after-start work (background check, update checks).
-            signals.startup_finished.send(sender=Startup, db_path=db_path, data_dir=settings.DATA_DIR)
+            signals.startup_finished.send(sender=Startup, db_path=config.db_path, data_dir=config.data_dir)
         except exceptions.MaintenanceError as err:
             self._fail(err)
         except Exception as err:
@@ -292,26 +300,18 @@ class Startup:
         finally:
             connections.close_all()
 
-    def _upgrade_with_retries(self) -> None:
-        """Retry transient 'database is locked' a few times before giving up."""
-        self._refuse_known_failure()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                run_guarded_upgrade(progress=self.report, reason="startup")
-                return
-            except exceptions.DatabaseLockedError:
-                if attempt == self.max_attempts:
-                    raise
-                self.report(Progress("classify", f"The database is busy; trying again ({attempt})…"))
-                time.sleep(attempt)
+    def _upgrade(self, config: MaintenanceConfig) -> None:
+        """The guarded upgrade, which reports its progress here (a busy database is retried inside it, once)."""
+        self._refuse_known_failure(config)
+        run_guarded_upgrade(config=config, progress=self.report, reason="startup")
 
-    def _refuse_known_failure(self) -> None:
+    def _refuse_known_failure(self, config: MaintenanceConfig) -> None:
         """Do not run again an upgrade that already failed on this database (until "Try again")."""
         failed = self.known_failure()
         if failed is None:
             return
         try:
-            plan = run_guarded_upgrade(plan_only=True)
+            plan = run_guarded_upgrade(config=config, plan_only=True)
         except exceptions.MaintenanceError:
             return  # the real run says what is wrong
         if not plan.pending or sorted(plan.pending) != sorted(failed.get("pending") or plan.pending):
@@ -351,7 +351,7 @@ class Startup:
         self, confirmed_by: str = "", *, shop: ShopSetup | None = None, demo_shop: bool = False
     ) -> ActionOutcome:
         """Keep the database aside unchanged, create a fresh one: empty with ``shop``, the demo with ``demo_shop``."""
-        db_path, data_dir = live_db_path(), settings.DATA_DIR
+        db_path, data_dir = self.maintenance.db_path, self.maintenance.data_dir
         before = _file_facts(db_path) if db_path.exists() else None
         old = recovery.backup_and_start_fresh(db_path, data_dir)
         kept = old if old != db_path else None
@@ -414,7 +414,8 @@ class Startup:
         backup = self._backup_to_restore(name)
         info = backups.validate_backup(backup)
         scenario = self.error.scenario if self.error else ""
-        point = recovery.restore_from_backup(backup, live_db_path(), settings.DATA_DIR, validate=False)
+        config = self.maintenance
+        point = recovery.restore_from_backup(backup, config.db_path, config.data_dir, validate=False)
         lines = [
             f"The backup {backup.name}, made {format_time(info.created_at)}, now is the shop's database.",
         ]
@@ -437,9 +438,9 @@ class Startup:
         return self.outcome
 
     def try_repair(self, confirmed_by: str = "") -> recovery.RepairReport:
-        db_path = live_db_path()
+        db_path = self.maintenance.db_path
         before = _file_facts(db_path)
-        report = recovery.try_repair(db_path, settings.DATA_DIR, progress=self.report)
+        report = recovery.try_repair(db_path, self.maintenance.data_dir, progress=self.report)
         self.repair_report = report
         self._record(
             "repaired" if report.ok else "repair_failed",
@@ -472,7 +473,12 @@ class Startup:
         for label in names:
             app, name = label.split(".", 1)
             acceptance.accept_changed_migration(
-                live_db_path(), settings.DATA_DIR, app, name, reason=reason, confirmed_by=confirmed_by
+                self.maintenance.db_path,
+                self.maintenance.data_dir,
+                app,
+                name,
+                reason=reason,
+                confirmed_by=confirmed_by,
             )
         self.outcome = ActionOutcome(
             "Change accepted",
@@ -510,7 +516,7 @@ class Startup:
             threading.Timer(0.5, self.on_quit).start()
 
     def _backup_to_restore(self, name: str | None = None) -> Path:
-        folder = backups_dir(settings.DATA_DIR)
+        folder = self.maintenance.backups_dir
         if name:
             return backups.resolve_backup(folder, name)
         named = self.error.details.get("backup_path") if self.error else None
@@ -526,7 +532,7 @@ class Startup:
         entry = {"started_at": now, "finished_at": now, "outcome": outcome, "to_version": __version__}
         entry.update({"confirmed_by": confirmed_by or "not needed", **fields})
         try:
-            history.append_run(settings.DATA_DIR, entry)
+            history.append_run(self.maintenance.data_dir, entry)
         except OSError:
             log.exception("could not record %s in the upgrade history", outcome)
 
@@ -544,7 +550,7 @@ class Startup:
                 raise NotConfirmed(
                     f"Too many wrong PINs. Try again in {int(self._pin_paused_until - now) + 1} seconds."
                 )
-        source = find_managers(live_db_path(), settings.DATA_DIR)
+        source = find_managers(self.maintenance.db_path, self.maintenance.data_dir)
         if not source.managers:
             if typed.strip().upper() == NO_MANAGER_WORD:
                 return f"no manager on record (typed {NO_MANAGER_WORD})"
@@ -574,7 +580,7 @@ class Startup:
         """Return the history entry of this version's upgrade that failed on this database, if it is not retried."""
         if self.known_failure_override:
             return None
-        return known_failed_upgrade(settings.DATA_DIR, __version__)
+        return known_failed_upgrade(self.maintenance.data_dir, self.maintenance.app_version)
 
 
 _current: Startup | None = None

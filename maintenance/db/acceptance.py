@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from maintenance import exceptions
-from maintenance.db import fingerprints, history, writer_lock
+from maintenance.db import busy, fingerprints, history, writer_lock
 from maintenance.db.classify import load_migrations
 
 
@@ -36,7 +36,8 @@ def accept_changed_migration(
     if migration is None:
         raise exceptions.UpgradeRefused(f"This build has no migration {app}.{name}. Nothing was changed.")
     new = fingerprints.fingerprint(migration)
-    with writer_lock.held(data_dir), contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+    timeout = busy.POLICY.timeout_s
+    with writer_lock.held(data_dir), contextlib.closing(sqlite3.connect(db_path, timeout=timeout)) as conn:
         old = fingerprints.read_ledger(conn).get((app, name))
         fingerprints.write_fingerprints(conn, [(app, name, new)], source="accepted")
     now = datetime.now().astimezone().isoformat(timespec="seconds")

@@ -30,7 +30,7 @@ from django.db.migrations.graph import MigrationGraph
 from django.db.migrations.loader import MigrationLoader
 
 from maintenance import exceptions
-from maintenance.db import fingerprints
+from maintenance.db import busy, fingerprints
 from maintenance.db.sqlite_tools import has_sqlite_header, list_tables, open_readonly
 
 Key = tuple[str, str]
@@ -195,7 +195,7 @@ def _read_state(db_path: Path) -> tuple[list[str], list[Key], dict[Key, str]]:
                 ledger = fingerprints.read_ledger(conn)
             return tables, applied, ledger
     except sqlite3.OperationalError as err:
-        if "locked" in str(err) or "busy" in str(err):
+        if busy.is_busy(err):
             raise exceptions.DatabaseLockedError(
                 "The database is in use by another program. Close it and try again.", detail=str(err)
             ) from err

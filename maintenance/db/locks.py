@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 
 from maintenance import exceptions
+from maintenance.db import busy
 
 
 def find_holders(db_path: Path) -> list[tuple[int, str]]:
@@ -28,18 +29,23 @@ def find_holders(db_path: Path) -> list[tuple[int, str]]:
 
 
 def ensure_writable(db_path: Path, timeout: float = 2.0) -> None:
-    """Raise DatabaseLockedError, naming the holder where visible, if we cannot write."""
+    """Raise DatabaseLockedError, naming the holder where visible, if we cannot write.
+
+    A probe, not a retry: it waits ``timeout`` seconds for the write lock once
+    (shorter than :data:`busy.POLICY`'s timeout, so the page naming the holder
+    shows soon); retrying is :func:`maintenance.db.busy.retrying`'s job alone.
+    """
     conn = sqlite3.connect(db_path, timeout=timeout, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
     except sqlite3.OperationalError as err:
-        if "readonly" in str(err) or "read-only" in str(err):
+        if busy.is_read_only(err):
             raise exceptions.ReadOnlyError(
                 f"The database {db_path} is read-only, so the till cannot record sales. "
                 "Make the file and its folder writable for this user, then press Retry."
             ) from err
-        if "locked" not in str(err) and "busy" not in str(err):
+        if not busy.is_busy(err):
             raise
         holders = find_holders(db_path)
         pid, name = holders[0] if holders else (None, None)

@@ -12,7 +12,7 @@ class Step(enum.StrEnum):
 
     CLASSIFY = "classify"
     DISK = "disk"
-    INTEGRITY = "integrity"  # alongside the backup's copy
+    INTEGRITY = "integrity"  # starts with the backup's copy, goes on beside the migrations, joined at VERIFY
     BACKUP = "backup"
     MIGRATE = "migrate"
     VERIFY = "verify"

@@ -10,11 +10,22 @@ k of n leaves 1..k-1 applied; the backup, not a transaction, makes the run
 all-or-nothing. A marker file (``upgrade-in-progress.json``) written before
 the first migration lets the next start finish the job after a crash: it
 restores that backup and upgrades again.
+
+The pre-upgrade checks (``quick_check``, ``foreign_key_check``) read a
+snapshot pinned before the backup's copy, and run while the copy and then
+the migrations go on (:class:`SnapshotChecks`); the run waits for them before
+it counts as done. Damage they find undoes the migrations from the backup
+(byte for byte the database they checked) and ends the run as a damaged
+database always did: refused, exit 2, the database as it was.
+
+Every path and the version come in one :class:`~maintenance.config.MaintenanceConfig`.
+A busy database is retried here and nowhere else (:mod:`maintenance.db.busy`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -22,29 +33,35 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from maintenance import exceptions
-from maintenance.config import app_version, backups_dir, live_db_path
-from maintenance.db import backups, fingerprints, history, markers, moves, testhooks, writer_lock
+from maintenance.config import MaintenanceConfig
+from maintenance.config import live_db_path as live_db_path  # re-exported: benchmarks import it from here
+from maintenance.db import backups, busy, fingerprints, history, markers, moves, testhooks, writer_lock
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
-from maintenance.db.integrity import check_in_parallel, check_touched, schema_only
+from maintenance.db.integrity import (
+    MMAP_BYTES,
+    IntegrityResult,
+    check_connection,
+    check_in_parallel,
+    check_touched,
+    schema_only,
+)
 from maintenance.db.progress import ProgressCallback, Step, emit
-from maintenance.db.sqlite_tools import roll_back_hot_journal, sha256_file, side_files, wal_path
+from maintenance.db.sqlite_tools import pinned_snapshot, roll_back_hot_journal, sha256_file, side_files, wal_path
 from maintenance.files import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 UPGRADE_MARKER = markers.UPGRADE_MARKER
-LOCK_RETRIES = 3
 
 
 @dataclass
@@ -56,7 +73,7 @@ class UpgradeReport:
     backup: backups.BackupInfo | None = None
     duration_s: float = 0.0
     from_version: str | None = None
-    to_version: str = field(default_factory=app_version)
+    to_version: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -92,9 +109,10 @@ def file_state(db_path: Path) -> dict[str, list[int] | None]:
     return state
 
 
-def _remove_leftovers(db_path: Path, data_dir: Path) -> None:
+def _remove_leftovers(config: MaintenanceConfig) -> None:
     """Remove temporary files a killed run left: half-written backups, restore copies, repair scratch folders."""
-    backups.clean_partial_files(backups_dir(data_dir))
+    db_path = config.db_path
+    backups.clean_partial_files(config.backups_dir)
     for suffix in (".restore-tmp", ".repair-tmp"):
         db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
     for scratch in db_path.parent.glob(".repair-*"):
@@ -102,9 +120,7 @@ def _remove_leftovers(db_path: Path, data_dir: Path) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def finish_interrupted_runs(
-    db_path: Path, progress: ProgressCallback | None = None, data_dir: Path | None = None
-) -> Path | None:
+def finish_interrupted_runs(config: MaintenanceConfig, progress: ProgressCallback | None = None) -> Path | None:
     """Put the database back in a known state after a crash mid-upgrade, mid-restore or mid-recovery.
 
     Runs under the maintenance lock, before anything opens the database.
@@ -113,9 +129,9 @@ def finish_interrupted_runs(
     live file changed after that run stopped (someone wrote to it), it is kept
     aside rather than overwritten, so no start ever loses committed writes.
     """
-    data_dir = data_dir or settings.DATA_DIR
+    db_path = config.db_path
     moves.resume(db_path.parent)
-    _remove_leftovers(db_path, data_dir)
+    _remove_leftovers(config)
     restored = backups.finish_interrupted_restore(db_path)
     marker_path = db_path.parent / UPGRADE_MARKER
     marker = read_json(marker_path)
@@ -128,7 +144,7 @@ def finish_interrupted_runs(
         "started_at": _now(),
         "outcome": "interrupted_run_restored",
         "backup": str(backup_path),
-        "to_version": app_version(),
+        "to_version": config.app_version,
     }
     # A run that was already restoring had thrown its output away; otherwise any change since its
     # last committed step means someone else wrote, and those writes are kept.
@@ -154,7 +170,7 @@ def finish_interrupted_runs(
     backups.restore_backup(backup_path, db_path, progress=progress, reclaim_space=not live_changed)
     marker_path.unlink(missing_ok=True)
     entry["finished_at"] = _now()
-    history.append_run(data_dir, entry)
+    history.append_run(config.data_dir, entry)
     return backup_path
 
 
@@ -223,20 +239,122 @@ def apply_migrations(progress: ProgressCallback | None, on_applied: Callable[[],
     return applied
 
 
+# --- The pre-upgrade checks, beside the backup and the migrations -------------
+def _combine(structure: IntegrityResult, keys: IntegrityResult) -> IntegrityResult:
+    return IntegrityResult(
+        ok=structure.ok and keys.ok,
+        mode="quick_check",
+        problems=structure.problems + keys.problems,
+        foreign_key_violations=keys.foreign_key_violations,
+        seconds=max(structure.seconds, keys.seconds),
+    )
+
+
+def _check_then_let_go(conn: sqlite3.Connection, *, structure: bool) -> IntegrityResult:
+    """Check what ``conn``'s read transaction sees, then end it (the log may be checkpointed again)."""
+    try:
+        return check_connection(conn, structure=structure, foreign_keys=not structure)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("COMMIT")
+
+
+class SnapshotChecks:
+    """``quick_check`` and ``foreign_key_check`` of the database as it is before the run, in two threads.
+
+    Both read one snapshot, pinned (:func:`pinned_snapshot`) just before the
+    backup copies it: under the maintenance lock nobody else writes, so it
+    is byte for byte what the backup holds. The pin is two read transactions
+    that began on a fully checkpointed log, so they read only the main file;
+    while either lasts, no checkpoint may copy a frame into it, and the
+    migrations' commits stay in the write-ahead log. So the checks can run
+    while the copy and then the migrations go on, and still check the
+    database as it was. Each ends its read transaction as soon as it is done:
+    until then the log keeps what the migrations wrote (no more than they
+    write, and it is dropped with the rest if the backup is put back).
+
+    Kill safety is the run's as before: the marker is written after the
+    backup and before the first migration, and a kill while the checks run
+    is a kill mid-run (the next start restores the backup). The checks never
+    write; a killed process's read transactions end with it.
+
+    Only for a database in WAL mode: in rollback-journal mode the readers'
+    shared locks would keep the migrations from committing. ``start`` returns
+    ``None`` then, or when the snapshot cannot be pinned in time, and the
+    caller checks beside the copy and waits before migrating.
+    """
+
+    def __init__(self, stack: contextlib.ExitStack, readers: list[sqlite3.Connection]) -> None:
+        self._stack, self._readers = stack, readers
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pre-check")
+        stack.callback(pool.shutdown)  # runs before the pin is released: the threads are done by then
+        self._futures: list[Future[IntegrityResult]] = [
+            pool.submit(_check_then_let_go, readers[0], structure=True),
+            pool.submit(_check_then_let_go, readers[1], structure=False),
+        ]
+
+    @classmethod
+    def start(cls, db_path: Path) -> SnapshotChecks | None:
+        stack = contextlib.ExitStack()
+        try:
+            readers = stack.enter_context(pinned_snapshot(db_path, readers=2))
+            if readers is None or str(readers[0].execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                stack.close()
+                return None
+            for conn in readers:  # through a memory map: the file cannot change or shrink while pinned
+                conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}").fetchall()
+        except sqlite3.Error as err:
+            stack.close()
+            if busy.is_busy(err):
+                raise exceptions.DatabaseLockedError(
+                    "The database is busy in another program, so it cannot be backed up now. Try again shortly.",
+                    detail=str(err),
+                ) from err
+            return None  # the checks beside the copy say what is wrong (a damaged file…)
+        try:
+            return cls(stack, readers)
+        except BaseException:
+            stack.close()
+            raise
+
+    @property
+    def done(self) -> bool:
+        return all(f.done() for f in self._futures)
+
+    def result(self) -> IntegrityResult:
+        """Wait for both checks, release the snapshot and return what they found."""
+        try:
+            structure, keys = (f.result() for f in self._futures)
+        finally:
+            self._stack.close()
+        return _combine(structure, keys)
+
+    def abandon(self) -> None:
+        """Stop the checks and release the snapshot (the run is ending on another error)."""
+        for conn in self._readers:
+            conn.interrupt()
+        self._stack.close()
+
+
+class _DamageFound(Exception):
+    """The pre-upgrade checks found damage after the migrations had started."""
+
+    def __init__(self, check: IntegrityResult) -> None:
+        super().__init__(check.summary)
+        self.check = check
+
+
+def _damaged(config: MaintenanceConfig, check: IntegrityResult) -> exceptions.DatabaseCorruptError:
+    return exceptions.DatabaseCorruptError(
+        f"The database failed its integrity check ({check.summary}); it was not changed.",
+        db_path=config.db_path,
+        problems=check.problems[:20],
+    )
+
+
 # --- The guarded run ----------------------------------------------------------
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _classify_with_retries(db_path: Path) -> Classification:
-    for attempt in range(1, LOCK_RETRIES + 1):
-        try:
-            return classify(db_path, load_migrations())
-        except exceptions.DatabaseLockedError:
-            if attempt == LOCK_RETRIES:
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
 
 
 def adopt_unrecorded(result: Classification) -> None:
@@ -244,7 +362,7 @@ def adopt_unrecorded(result: Classification) -> None:
     if not result.unrecorded:
         return
     loader = load_migrations()
-    conn = sqlite3.connect(result.db_path, timeout=10)
+    conn = sqlite3.connect(result.db_path, timeout=busy.POLICY.timeout_s)
     try:
         fingerprints.write_fingerprints(
             conn,
@@ -257,6 +375,7 @@ def adopt_unrecorded(result: Classification) -> None:
 
 def run_guarded_upgrade(
     *,
+    config: MaintenanceConfig | None = None,
     progress: ProgressCallback | None = None,
     plan_only: bool = False,
     reason: str = "startup",
@@ -269,38 +388,78 @@ def run_guarded_upgrade(
     either unchanged, fully upgraded, or restored from the backup made here.
     Everything but ``plan_only`` runs under the maintenance lock (one writer
     at a time): a second writer is refused, naming the process that holds it.
+    A busy database is tried again by :data:`busy.POLICY` (each retry is
+    reported as progress); this is the only level that retries.
+
+    ``config`` says which database and data directory (built from settings
+    when omitted); ``db_path``/``data_dir`` override its fields (older callers).
     """
+    config = config or MaintenanceConfig.from_settings()
+    if db_path is not None:
+        config = dataclasses.replace(config, db_path=Path(db_path))
+    if data_dir is not None:
+        config = dataclasses.replace(config, data_dir=Path(data_dir))
+
+    def on_retry(attempt: int) -> None:
+        log.warning("the database is busy; trying again (%d)", attempt)
+        emit(progress, Step.CLASSIFY, busy.retry_message(attempt))
+
+    return busy.retrying(lambda: _run_once(config, progress, plan_only, reason), on_retry=on_retry)
+
+
+def _run_once(
+    config: MaintenanceConfig, progress: ProgressCallback | None, plan_only: bool, reason: str
+) -> UpgradeReport:
     started = time.perf_counter()
-    db_path = db_path or live_db_path()
-    data_dir = data_dir or settings.DATA_DIR
+    db_path = config.db_path
     connections.close_all()
     if plan_only:
-        result = _classify_with_retries(db_path)
+        result = classify(db_path, load_migrations())
         result.raise_for_problems()
         pending = [label(k) for k in result.pending]
-        return UpgradeReport("planned", result.kind, pending=pending, duration_s=time.perf_counter() - started)
-    with writer_lock.held(data_dir):
-        finish_interrupted_runs(db_path, progress, data_dir)
+        return UpgradeReport(
+            "planned",
+            result.kind,
+            pending=pending,
+            duration_s=time.perf_counter() - started,
+            to_version=config.app_version,
+        )
+    with writer_lock.held(config.data_dir):
+        finish_interrupted_runs(config, progress)
         roll_back_hot_journal(db_path)
         emit(progress, Step.CLASSIFY, "Checking the database…")
-        result = _classify_with_retries(db_path)
+        result = classify(db_path, load_migrations())
         result.raise_for_problems()
         pending = [label(k) for k in result.pending]
         if result.kind == MANAGED and not pending:
             if result.unrecorded:
-                _ensure_writable(db_path, data_dir, backup=False)
+                _ensure_writable(config, backup=False)
                 adopt_unrecorded(result)
             emit(progress, Step.DONE, "The database is up to date.", percent=100.0)
-            return UpgradeReport("up_to_date", MANAGED, duration_s=time.perf_counter() - started)
-        _ensure_writable(db_path, data_dir, backup=result.kind not in (NEW, EMPTY))
+            return UpgradeReport(
+                "up_to_date", MANAGED, duration_s=time.perf_counter() - started, to_version=config.app_version
+            )
+        _ensure_migrating(config)
+        _ensure_writable(config, backup=result.kind not in (NEW, EMPTY))
         if result.kind in (NEW, EMPTY):
-            return _create_database(result, pending, progress, started, reason, data_dir)
-        return _upgrade_existing(result, pending, progress, started, reason, data_dir)
+            return _create_database(config, result, pending, progress, started, reason)
+        return _upgrade_existing(config, result, pending, progress, started, reason)
 
 
-def _ensure_writable(db_path: Path, data_dir: Path, *, backup: bool) -> None:
+def _ensure_migrating(config: MaintenanceConfig) -> None:
+    """Refuse, before any change, when Django's executor would migrate another file than the one checked."""
+    name = connections["default"].settings_dict.get("NAME")
+    if not name or Path(name).resolve() != config.db_path.resolve():
+        raise exceptions.UpgradeRefused(
+            f"The database to upgrade ({config.db_path}) is not the one this app is configured with ({name}). "
+            "Nothing was changed."
+        )
+
+
+def _ensure_writable(config: MaintenanceConfig, *, backup: bool) -> None:
     """Refuse up front (exit 2) when the database, its folder or the backups folder cannot be written."""
-    folders = [db_path.parent] + ([backups_dir(data_dir)] if backup else [])
+    db_path = config.db_path
+    folders = [db_path.parent] + ([config.backups_dir] if backup else [])
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -319,16 +478,16 @@ def _ensure_writable(db_path: Path, data_dir: Path, *, backup: bool) -> None:
 
 
 def _create_database(
+    config: MaintenanceConfig,
     result: Classification,
     pending: list[str],
     progress: ProgressCallback | None,
     started: float,
     reason: str,
-    data_dir: Path,
 ) -> UpgradeReport:
     """Migrate a new or empty database: there is nothing to lose, so no backup."""
     emit(progress, Step.MIGRATE, "Creating the database…", current=0, total=len(pending))
-    db_path = result.db_path
+    db_path = config.db_path
     try:
         applied = apply_migrations(progress)
     except Exception as err:  # any failure: a half-created database must not be mistaken for a shop
@@ -343,15 +502,20 @@ def _create_database(
         ) from err
     connections.close_all()
     report = UpgradeReport(
-        "upgraded", result.kind, pending=pending, applied=applied, duration_s=time.perf_counter() - started
+        "upgraded",
+        result.kind,
+        pending=pending,
+        applied=applied,
+        duration_s=time.perf_counter() - started,
+        to_version=config.app_version,
     )
     history.append_run(
-        data_dir,
+        config.data_dir,
         {
             "started_at": _now(),
             "finished_at": _now(),
             "from_version": None,
-            "to_version": app_version(),
+            "to_version": config.app_version,
             "applied": applied,
             "duration_s": round(report.duration_s, 3),
             "outcome": "created",
@@ -364,20 +528,20 @@ def _create_database(
 
 
 def _upgrade_existing(
+    config: MaintenanceConfig,
     result: Classification,
     pending: list[str],
     progress: ProgressCallback | None,
     started: float,
     reason: str,
-    data_dir: Path,
 ) -> UpgradeReport:
-    db_path = result.db_path
+    db_path = config.db_path
     started_at = _now()
-    from_version = _last_version(data_dir)
+    from_version = _last_version(config)
     entry: dict[str, object] = {
         "started_at": started_at,
         "from_version": from_version,
-        "to_version": app_version(),
+        "to_version": config.app_version,
         "pending": pending,
         "reason": reason,
     }
@@ -387,7 +551,12 @@ def _upgrade_existing(
 
     testhooks.pause_if("before_backup")
     adopt_unrecorded(result)
-    backup = _checked_backup(db_path, data_dir, progress, database_version=from_version)
+    emit(progress, Step.INTEGRITY, "Checking the database's integrity…")
+    checks = SnapshotChecks.start(db_path)
+    if checks is None:
+        backup = _checked_backup(config, progress, database_version=from_version)
+    else:
+        backup = _backup_beside(checks, config, progress, database_version=from_version)
     entry["backup"] = str(backup.path)
     testhooks.pause_if("after_backup")
     marker = db_path.parent / UPGRADE_MARKER
@@ -405,6 +574,9 @@ def _upgrade_existing(
         record_state()
     except OSError as err:
         backups.discard(backup.path)
+        before = checks.result() if checks is not None else None
+        if before is not None and not before.ok:
+            raise _damaged(config, before) from err
         raise exceptions.ReadOnlyError(
             f"AurSwift cannot write beside the database ({err.strerror or err}). Nothing was changed."
         ) from err
@@ -425,15 +597,34 @@ def _upgrade_existing(
             verify = check_touched(db_path, backup.path)
         else:
             verify = check_in_parallel(db_path, mmap=True)
+        if checks is not None:
+            if not checks.done:
+                emit(progress, Step.VERIFY, "Finishing the integrity check of the database as it was…")
+            testhooks.pause_if("joining_checks")
+            before, checks = checks.result(), None
+            if not before.ok:
+                raise _DamageFound(before)
+            record_state()  # releasing the snapshot let the log be checkpointed into the file
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
+    except _DamageFound as found:
+        _restore_after_damage(config, backup, found.check, entry, started, progress)
+        raise AssertionError("unreachable") from found
     except Exception as err:  # any failure means: put the backup back
-        _restore_after_failure(db_path, data_dir, backup, step, err, entry, started, progress)
+        if checks is not None:
+            before, checks = checks.result(), None
+            if not before.ok:  # damage was there before the run: that, not its symptom, is the error
+                _restore_after_damage(config, backup, before, entry, started, progress)
+        _restore_after_failure(config, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
+    except BaseException:
+        if checks is not None:
+            checks.abandon()
+        raise
 
     testhooks.pause_if("verify_done")
     marker.unlink()
-    removed = backups.prune_backups(backups_dir(data_dir), keep=retention(data_dir), protect=backup.path)
+    removed = backups.prune_backups(config.backups_dir, keep=retention(config.data_dir), protect=backup.path)
     report = UpgradeReport(
         "upgraded",
         MANAGED,
@@ -442,6 +633,7 @@ def _upgrade_existing(
         backup=backup,
         duration_s=time.perf_counter() - started,
         from_version=from_version,
+        to_version=config.app_version,
     )
     entry.update(
         {
@@ -452,32 +644,64 @@ def _upgrade_existing(
             "pruned": [p.name for p in removed],
         }
     )
-    history.append_run(data_dir, entry)
+    history.append_run(config.data_dir, entry)
     emit(progress, Step.DONE, f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
     return report
 
 
-def _checked_backup(
-    db_path: Path, data_dir: Path, progress: ProgressCallback | None, *, database_version: str | None = None
-) -> backups.BackupInfo:
-    """Check integrity (quick_check, foreign keys) while the backup is made, all three at the same time.
-
-    All only read the database: ``quick_check`` and ``foreign_key_check`` each
-    run in a thread of their own (:func:`check_in_parallel`, the foreign-key
-    check through a memory map) beside the backup's copy, which mostly waits
-    for the disk; SQLite and hashlib release the GIL. Under the maintenance
-    lock nobody else writes, so the live file checked is the snapshot copied,
-    and the copy's sha256 is of the bytes written. A failed check discards the
-    backup and refuses the upgrade: nothing else has been changed.
-    """
-    emit(progress, Step.INTEGRITY, "Checking the database's integrity…")
-
-    def backup_progress(p) -> None:
+def _backup_progress(progress: ProgressCallback | None) -> ProgressCallback:
+    def report(p) -> None:
         if progress:
             progress(p)
         if p.percent is not None and 0 < p.percent < 100:
             testhooks.pause_if("during_backup")
 
+    return report
+
+
+def _backup_beside(
+    checks: SnapshotChecks,
+    config: MaintenanceConfig,
+    progress: ProgressCallback | None,
+    *,
+    database_version: str | None,
+) -> backups.BackupInfo:
+    """Back up the database while :class:`SnapshotChecks` run; they go on after it (joined later)."""
+    try:
+        return backups.create_backup(
+            config.db_path,
+            config.backups_dir,
+            reason="before_migration",
+            progress=_backup_progress(progress),
+            database_version=database_version,
+        )
+    except Exception as err:
+        check = checks.result()
+        if not check.ok:
+            raise _damaged(config, check) from err
+        if isinstance(err, sqlite3.DatabaseError):
+            raise exceptions.BackupError(f"The database could not be backed up: {err}.") from err
+        raise
+    except BaseException:
+        checks.abandon()
+        raise
+
+
+def _checked_backup(
+    config: MaintenanceConfig, progress: ProgressCallback | None, *, database_version: str | None = None
+) -> backups.BackupInfo:
+    """Check integrity (quick_check, foreign keys) while the backup is made, and wait for both before migrating.
+
+    The path for a database whose snapshot cannot be pinned for the whole run
+    (not in WAL mode, or the pin was not granted in time): ``quick_check`` and
+    ``foreign_key_check`` each run in a thread of their own
+    (:func:`check_in_parallel`, the foreign-key check through a memory map)
+    beside the backup's copy; SQLite and hashlib release the GIL. Under the
+    maintenance lock nobody else writes, so the live file checked is the
+    snapshot copied. A failed check discards the backup and refuses the
+    upgrade: nothing else has been changed.
+    """
+    db_path = config.db_path
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity") as pool:
         pending = pool.submit(check_in_parallel, db_path, mmap=True)
         backup: backups.BackupInfo | None = None
@@ -485,9 +709,9 @@ def _checked_backup(
         try:
             backup = backups.create_backup(
                 db_path,
-                backups_dir(data_dir),
+                config.backups_dir,
                 reason="before_migration",
-                progress=backup_progress,
+                progress=_backup_progress(progress),
                 database_version=database_version,
             )
         except (exceptions.BackupError, sqlite3.DatabaseError) as err:
@@ -496,11 +720,7 @@ def _checked_backup(
     if not check.ok:
         if backup is not None:
             backups.discard(backup.path)
-        raise exceptions.DatabaseCorruptError(
-            f"The database failed its integrity check ({check.summary}); it was not changed.",
-            db_path=db_path,
-            problems=check.problems[:20],
-        )
+        raise _damaged(config, check)
     if isinstance(failure, sqlite3.DatabaseError):
         raise exceptions.BackupError(f"The database could not be backed up: {failure}.") from failure
     if failure is not None:
@@ -509,32 +729,21 @@ def _checked_backup(
     return backup
 
 
-def _restore_after_failure(
-    db_path: Path,
-    data_dir: Path,
+def _put_backup_back(
+    config: MaintenanceConfig,
     backup: backups.BackupInfo,
-    step: str,
-    err: BaseException,
     entry: dict[str, object],
-    started: float,
     progress: ProgressCallback | None,
+    message: str,
 ) -> None:
-    """Restore the backup after a failed step, prove it, record it, and raise the typed error."""
-    log.exception("Guarded upgrade failed during %s; restoring %s", step, backup.path)
+    """Restore the run's backup over the database and prove it; RestoreFailedError (recorded) if that fails."""
+    db_path = config.db_path
     connections.close_all()
     marker = db_path.parent / UPGRADE_MARKER
     with contextlib.suppress(OSError, ValueError):  # a full disk may refuse even this; the marker stays valid
         write_json_atomic(marker, {**(read_json(marker) or {"backup": str(backup.path)}), "restoring": True})
-    emit(progress, Step.RESTORE, "The upgrade failed. Restoring the backup…")
+    emit(progress, Step.RESTORE, message)
     testhooks.pause_if("during_restore")
-    entry.update(
-        {
-            "finished_at": _now(),
-            "duration_s": round(time.perf_counter() - started, 3),
-            "failed_step": step,
-            "error": str(err),
-        }
-    )
     try:
         backups.restore_backup(backup.path, db_path, progress=progress, reclaim_space=True)
         if sha256_file(db_path) != backup.sha256:
@@ -544,11 +753,62 @@ def _restore_after_failure(
             )
     except exceptions.RestoreFailedError:
         entry["outcome"] = "restore_failed"
-        _append_history(data_dir, entry)
+        _append_history(config, entry)
         raise
-    (db_path.parent / UPGRADE_MARKER).unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+
+
+def _restore_after_damage(
+    config: MaintenanceConfig,
+    backup: backups.BackupInfo,
+    check: IntegrityResult,
+    entry: dict[str, object],
+    started: float,
+    progress: ProgressCallback | None,
+) -> None:
+    """The database was damaged before the run: undo the migrations and refuse, as before any change.
+
+    The backup is byte for byte the database the checks read, so restoring
+    it leaves the file exactly as it was; then the backup is discarded (a
+    damaged file is never kept as a good backup) and the run ends with the
+    damaged-database error (exit 2), as when the checks finish first.
+    """
+    log.error("the pre-upgrade check found damage (%s); undoing the migrations from %s", check.summary, backup.path)
+    entry.update(
+        {
+            "finished_at": _now(),
+            "duration_s": round(time.perf_counter() - started, 3),
+            "failed_step": "integrity",
+            "error": check.summary,
+        }
+    )
+    _put_backup_back(config, backup, entry, progress, "The database failed its integrity check. Putting it back…")
+    backups.discard(backup.path)
+    raise _damaged(config, check)
+
+
+def _restore_after_failure(
+    config: MaintenanceConfig,
+    backup: backups.BackupInfo,
+    step: str,
+    err: BaseException,
+    entry: dict[str, object],
+    started: float,
+    progress: ProgressCallback | None,
+) -> None:
+    """Restore the backup after a failed step, prove it, record it, and raise the typed error."""
+    log.exception("Guarded upgrade failed during %s; restoring %s", step, backup.path)
+    entry.update(
+        {
+            "finished_at": _now(),
+            "duration_s": round(time.perf_counter() - started, 3),
+            "failed_step": step,
+            "error": str(err),
+        }
+    )
+    _put_backup_back(config, backup, entry, progress, "The upgrade failed. Restoring the backup…")
     entry["outcome"] = "failed_restored"
-    _append_history(data_dir, entry)
+    _append_history(config, entry)
     raise exceptions.MigrationFailedError(
         f"The database upgrade failed while {_STEP_WORDS.get(step, step)} ({err}). "
         f"Your data was restored from the backup made just before: {backup.path.name}.",
@@ -558,10 +818,10 @@ def _restore_after_failure(
     ) from err
 
 
-def _append_history(data_dir: Path, entry: dict[str, object]) -> None:
+def _append_history(config: MaintenanceConfig, entry: dict[str, object]) -> None:
     """Record a run; a full or read-only disk must not turn a restored database into a traceback."""
     try:
-        history.append_run(data_dir, entry)
+        history.append_run(config.data_dir, entry)
     except OSError:
         log.exception("could not record the run in the upgrade history: %s", entry)
 
@@ -569,8 +829,8 @@ def _append_history(data_dir: Path, entry: dict[str, object]) -> None:
 _STEP_WORDS = {"migrate": "applying migrations", "verify": "verifying the result"}
 
 
-def _last_version(data_dir: Path) -> str | None:
-    for run in history.read_history(data_dir):
+def _last_version(config: MaintenanceConfig) -> str | None:
+    for run in history.read_history(config.data_dir):
         if run.get("outcome") in {"upgraded", "created"}:
             return str(run.get("to_version"))
     return None

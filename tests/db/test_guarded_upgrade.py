@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.db.conftest import dump, sha
 
 
@@ -72,3 +74,19 @@ def test_a_restore_that_fails_exits_4_and_names_the_backup(v1_shop):
     assert "checksum mismatch" in out["message"]
     human = v1_shop.manage("upgrade_db", chain="spoil")
     assert human.returncode == 4 and "Backup: " in human.stdout
+
+
+def test_the_configured_paths_are_the_ones_upgraded_or_nothing_is(tmp_path):
+    """A configuration naming another file than Django's database is refused before anything is written."""
+    from maintenance import exceptions
+    from maintenance.config import MaintenanceConfig
+    from maintenance.db.upgrade import run_guarded_upgrade
+
+    data_dir = tmp_path / "other data"
+    data_dir.mkdir()
+    config = MaintenanceConfig(db_path=data_dir / "pos_system.db", data_dir=data_dir, app_version="0.1.0")
+    with pytest.raises(exceptions.UpgradeRefused) as refused:
+        run_guarded_upgrade(config=config, reason="command")
+    assert refused.value.exit_code == 2 and "Nothing was changed" in refused.value.message
+    assert not config.db_path.exists()
+    assert not (data_dir / "backups").exists()

@@ -6,6 +6,7 @@ and the database was restored; 4 the restore failed (the backup path is printed)
 
 from __future__ import annotations
 
+from maintenance.config import MaintenanceConfig
 from maintenance.db.upgrade import run_guarded_upgrade
 from maintenance.management.base import MaintenanceCommand, Outcome
 
@@ -18,7 +19,10 @@ class Command(MaintenanceCommand):
 
     def run(self, *, as_json: bool, plan: bool = False, **options) -> Outcome:
         report = run_guarded_upgrade(
-            progress=None if as_json else self.progress(as_json), plan_only=plan, reason="command"
+            config=MaintenanceConfig.from_settings(),
+            progress=None if as_json else self.progress(as_json),
+            plan_only=plan,
+            reason="command",
         )
         if plan:
             lines = report.pending or ["No pending migrations."]
