@@ -137,11 +137,19 @@ def local_app_paths() -> list[Path]:
         from django.apps import apps
         from django.conf import settings
 
-        base = Path(settings.BASE_DIR).resolve()
-        paths = [Path(cfg.path).resolve() for cfg in apps.get_app_configs()]
+        base = str(settings.BASE_DIR)
+        paths = tuple(str(cfg.path) for cfg in apps.get_app_configs())
     except Exception:  # noqa: BLE001 - no settings/apps: nothing is local
         return []
-    return [p for p in paths if p.is_relative_to(base) and not is_third_party_path(p)]
+    return list(_local_among(base, paths))
+
+
+@functools.lru_cache(maxsize=8)
+def _local_among(base_dir: str, app_paths: tuple[str, ...]) -> tuple[Path, ...]:
+    """Cached: classifying asks once per applied migration, and resolving paths is half of its time."""
+    base = Path(base_dir).resolve()
+    resolved = (Path(path).resolve() for path in app_paths)
+    return tuple(p for p in resolved if p.is_relative_to(base) and not is_third_party_path(p))
 
 
 # --- Source code --------------------------------------------------------------
