@@ -35,7 +35,8 @@ from maintenance.db.sqlite_tools import sha256_file
 from maintenance.db.upgrade import run_guarded_upgrade
 from maintenance.describe import inspect_readonly
 from maintenance.updates import install as update_install
-from pos.services import demo
+from pos.services import demo, setup
+from pos.services.setup import ShopSetup
 
 log = logging.getLogger("aurswift.startup")
 
@@ -77,24 +78,6 @@ class ActionOutcome:
     lines: list[str]
     kept_aside: Path | None = None
     restore_point: backups.BackupInfo | None = None
-
-
-@dataclass
-class ShopSetup:
-    """The first-run wizard's answers for an empty shop."""
-
-    name: str
-    vat_rates: list[tuple[str, int]]  # (name, basis points)
-    manager_first_name: str
-    manager_last_name: str
-    manager_username: str
-    manager_password: str
-    manager_pin: str
-
-    @property
-    def manager_display(self) -> str:
-        full = f"{self.manager_first_name} {self.manager_last_name}".strip()
-        return f"{full} ({self.manager_username})" if full else self.manager_username
 
 
 @dataclass(frozen=True)
@@ -387,26 +370,7 @@ class Startup:
 
     def set_up_empty_shop(self, shop: ShopSetup) -> None:
         """The first-run wizard's data: the business, its VAT rates and the first manager (no demo data)."""
-        from django.contrib.auth import get_user_model
-        from django.db import transaction
-
-        from pos.models import Business, StaffProfile, VatRate
-        from pos.services import pins
-
-        with transaction.atomic():
-            Business.objects.create(name=shop.name)
-            for name, rate_bp in shop.vat_rates:
-                VatRate.objects.create(name=name, rate_bp=rate_bp)
-            user = get_user_model().objects.create_user(
-                shop.manager_username,
-                password=shop.manager_password,
-                first_name=shop.manager_first_name,
-                last_name=shop.manager_last_name,
-                is_staff=True,
-            )
-            user.groups.add(demo.ensure_managers_group())
-            profile = StaffProfile.objects.create(user=user, role=StaffProfile.Role.MANAGER)
-            pins.set_pin(profile, shop.manager_pin)
+        setup.create_empty_shop(shop)
         connections.close_all()
 
     def restore_from_backup(self, confirmed_by: str = "", name: str | None = None) -> ActionOutcome:

@@ -23,10 +23,11 @@ from django.views.decorators.http import require_POST
 
 from aurswift import startup
 from aurswift.startup import pages
-from aurswift.startup.state import PIN_RE, NotConfirmed, ShopSetup, find_managers
+from aurswift.startup.state import PIN_RE, NotConfirmed, find_managers
 from maintenance import exceptions
 from maintenance.config import live_db_path
 from maintenance.db.progress import CHECKLIST
+from pos.services.setup import ShopSetup
 
 log = logging.getLogger(__name__)
 
