@@ -15,8 +15,13 @@ of the same file taken just before it, and compare within the pair):
   INSERT; COMMIT`` in a loop against the same file (every 5 ms), as the
   till's sale does at its end;
 - in-process: the backup with and without ``quick_check`` of the snapshot,
-  and with a read-back of the copy from the disk, to decide what
-  "verified" costs.
+  the check read through a memory map or not, split per table over two
+  threads, and the check alone, to decide what "verified" costs; and the
+  restore (validation, restore point, swap) without the process start-up.
+
+``--only`` runs some sections (``backup_restore,in_process,writes,upgrades``);
+every section names its scratch files after this process, so two runs beside
+each other do not collide.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from pathlib import Path
 from benchmarks.generate import ROOT, app_env, generate
 
 OUT = ROOT / "benchmarks" / "out"
+TAG = f"-{os.getpid()}"  # scratch names of this run
+SECTIONS = ("backup_restore", "in_process", "writes", "upgrades")
 
 WRITER = textwrap.dedent(
     """
@@ -84,7 +91,7 @@ def manage(args: list[str], data_dir: Path, chain: str = "migrations_initial") -
 
 
 def fresh_copy(source: Path, name: str) -> Path:
-    target = OUT / name
+    target = OUT / (name + TAG)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     shutil.copyfile(source / "pos_system.db", target / "pos_system.db")
@@ -98,7 +105,7 @@ def med(values: list[float]) -> float:
 def backup_and_restore(base: Path, rounds: int) -> dict:
     work = fresh_copy(base, "speed")
     db = work / "pos_system.db"
-    scratch = OUT / "cp-target.db"
+    scratch = OUT / f"cp-target{TAG}.db"
     runs: dict[str, list[float]] = {"cp": [], "backup": [], "cp2": [], "restore": []}
     for _ in range(rounds):
         runs["cp"].append(cp_sync(db, scratch))
@@ -110,6 +117,7 @@ def backup_and_restore(base: Path, rounds: int) -> dict:
         runs["restore"].append(elapsed)
         for path in (work / "backups").iterdir():
             path.unlink()
+    shutil.rmtree(work)
     return {
         "rounds": {k: [round(v, 2) for v in vs] for k, vs in runs.items()},
         "backup_ratio": med([b / c for b, c in zip(runs["backup"], runs["cp"], strict=True)]),
@@ -157,7 +165,7 @@ def writes_during_backup(base: Path, rounds: int) -> dict:
 
 
 def upgrades(base: Path, rounds: int, chain: str) -> dict:
-    scratch = OUT / "cp-target.db"
+    scratch = OUT / f"cp-target{TAG}.db"
     plain_s, guarded_s, cps = [], [], []
     for _ in range(rounds):
         cps.append(cp_sync(base / "pos_system.db", scratch))
@@ -188,39 +196,99 @@ def in_process(base: Path, rounds: int) -> dict:
         text=True,
         check=True,
     )
-    shutil.rmtree(OUT / "speed-inproc")
+    shutil.rmtree(OUT / f"speed-inproc{TAG}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _table_groups(db: Path, ways: int) -> list[list[str]]:
+    """Split the tables (with their indexes) into ``ways`` groups of about equal pages (dbstat)."""
+    import sqlite3
+
+    conn = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        pages = dict(conn.execute("SELECT name, count(*) FROM dbstat GROUP BY name").fetchall())
+        weight: dict[str, int] = {}
+        for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"):
+            weight[table] = weight.get(table, 0) + pages.get(name, 0)
+    finally:
+        conn.close()
+    groups: list[list[str]] = [[] for _ in range(ways)]
+    load = [0] * ways
+    for table in sorted(weight, key=lambda t: -weight[t]):
+        k = load.index(min(load))
+        groups[k].append(table)
+        load[k] += weight[table]
+    return groups
 
 
 def _in_process_rounds(rounds: int) -> dict:
     import django
 
     django.setup()
+    from concurrent.futures import ThreadPoolExecutor
+
     from django.conf import settings
 
-    from maintenance.db import backups
-    from maintenance.db.sqlite_tools import sha256_file
+    from maintenance.db import backups, recovery
+    from maintenance.db.integrity import MMAP_BYTES, check_connection
+    from maintenance.db.sqlite_tools import copy_file, pinned_snapshot
     from maintenance.db.upgrade import live_db_path
 
     db = live_db_path()
     bdir = settings.DATA_DIR / "backups"
     scratch = settings.DATA_DIR / "cp-target.db"
+    groups = _table_groups(db, 2)
 
-    def readback() -> None:
-        info = backups.create_backup(db, bdir, reason="manual")
-        fd = os.open(info.path, os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
-        assert sha256_file(info.path) == info.sha256
+    def check(conn, *, mmap: bool, tables=None) -> bool:
+        if mmap:
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}").fetchall()
+        return check_connection(conn, foreign_keys=False, tables=tables).ok
+
+    def whole(readers, mmap: bool) -> bool:
+        return check(readers[0], mmap=mmap)
+
+    def split(readers) -> bool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [pool.submit(check, r, mmap=True, tables=g) for r, g in zip(readers, groups, strict=True)]
+            return all(f.result() for f in done)
+
+    def copy_while(checker) -> None:
+        """Copy the pinned snapshot (hashing it) while ``checker`` checks it in other read transactions."""
+        dest = bdir / "variant.db"
+        bdir.mkdir(exist_ok=True)
+        with pinned_snapshot(db, readers=3) as readers, ThreadPoolExecutor(max_workers=1) as pool:
+            assert readers is not None
+            checking = pool.submit(checker, readers[1:]) if checker else None
+            copy_file(db, dest)
+            assert checking is None or checking.result()
+        dest.unlink()
+
+    def check_alone() -> None:
+        with pinned_snapshot(db, readers=1) as readers:
+            assert readers is not None and whole(readers, True)
+
+    restore_from: list[Path] = []
+
+    def restore() -> None:
+        recovery.restore_from_backup(restore_from[0], db, settings.DATA_DIR)
+
+    def restore_hash_only() -> None:
+        recovery.restore_from_backup(restore_from[0], db, settings.DATA_DIR, validate=False)
 
     variants = {
         "copy_hash": lambda: backups.create_backup(db, bdir, reason="manual"),
-        "copy_hash_quick_check": lambda: backups.create_backup(db, bdir, reason="manual", full_check=True),
-        "copy_hash_disk_readback": readback,
+        "shipped_backup": lambda: backups.create_backup(db, bdir, reason="manual", full_check=True),
+        "check_without_mmap": lambda: copy_while(lambda r: whole(r, False)),
+        "check_split_2_threads": lambda: copy_while(split),
+        "check_alone_mmap": check_alone,
+        "restore": restore,
+        "restore_hash_only": restore_hash_only,
     }
     runs: dict[str, list[float]] = {"cp": [], **{k: [] for k in variants}}
     for _ in range(rounds):
         for name, step in variants.items():
+            if name.startswith("restore"):
+                restore_from[:] = [backups.create_backup(db, bdir, reason="manual").path]
             runs["cp"].append(cp_sync(db, scratch))
             os.sync()
             started = time.perf_counter()
@@ -243,6 +311,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=700_000, help="past orders (700,000 ≈ 355 MB)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated sections to run, of: {', '.join(SECTIONS)}"
+    )
     parser.add_argument("--in-process", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_process:
@@ -252,14 +323,26 @@ def main() -> None:
     if not (base / "pos_system.db").exists():
         print(f"generating {args.orders:,} orders…", flush=True)
         generate(base, args.orders)
-    report(base, args.rounds)
+    report(base, args.rounds, only=set(args.only.split(",")))
 
 
-def report(base: Path, rounds: int) -> None:
+def report(base: Path, rounds: int, only: set[str] | None = None) -> None:
     """Print every figure of this module for the database in ``base`` (also called by ``benchmarks.run``)."""
     size_mb = (base / "pos_system.db").stat().st_size / 1e6
+    only = set(SECTIONS) if only is None else only
     print(f"database: {size_mb:,.0f} MB; {rounds} interleaved rounds; load average {os.getloadavg()}", flush=True)
+    if "backup_restore" in only:
+        _report_backup_restore(base, rounds)
+    if "in_process" in only:
+        _report_in_process(base, rounds)
+    if "writes" in only:
+        _report_writes(base)
+    if "upgrades" in only:
+        _report_upgrades(base, rounds)
+    print(f"load average at the end {os.getloadavg()}", flush=True)
 
+
+def _report_backup_restore(base: Path, rounds: int) -> None:
     br = backup_and_restore(base, rounds)
     print(
         f"backup_db {br['backup_s']:.2f} s vs cp && sync {br['cp_s']:.2f} s: median paired ratio "
@@ -271,13 +354,21 @@ def report(base: Path, rounds: int) -> None:
     )
     print(f"  rounds (s): {br['rounds']}", flush=True)
 
+
+def _report_in_process(base: Path, rounds: int) -> None:
     ip = in_process(base, max(3, rounds // 2 + 1))
     print(
-        "in-process backup / cp && sync: copy+hash {copy_hash_ratio:.2f}, + quick_check of the snapshot "
-        "{copy_hash_quick_check_ratio:.2f}, + read-back from disk {copy_hash_disk_readback_ratio:.2f}".format(**ip)
+        "in-process / cp && sync: backup copy+hash {copy_hash_ratio:.2f}; as shipped (+ quick_check of the "
+        "snapshot through a memory map) {shipped_backup_ratio:.2f}; copy + quick_check without the map "
+        "{check_without_mmap_ratio:.2f}; copy + quick_check per table over 2 threads "
+        "{check_split_2_threads_ratio:.2f}; the mapped quick_check alone {check_alone_mmap_ratio:.2f}; "
+        "restore_from_backup (validation + restore point + swap) {restore_ratio:.2f}, the same comparing the "
+        "sidecar's hash without quick_check {restore_hash_only_ratio:.2f}".format(**ip)
     )
     print(f"  rounds (s): {ip['rounds']}", flush=True)
 
+
+def _report_writes(base: Path) -> None:
     wr = writes_during_backup(base, 3)
     print(
         f"longest write while backup_db runs (write-path proxy, 5 ms loop): {max(wr['longest_ms']):.0f} ms "
@@ -286,6 +377,8 @@ def report(base: Path, rounds: int) -> None:
         flush=True,
     )
 
+
+def _report_upgrades(base: Path, rounds: int) -> None:
     one = upgrades(base, rounds, "migrations_one")
     print(
         f"one-migration release: guarded {med(one['guarded_s']):.2f} s vs plain migrate {med(one['plain_s']):.2f} s; "

@@ -25,16 +25,19 @@ from maintenance.config import app_version
 from maintenance.db import testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
-from maintenance.db.integrity import IntegrityResult, check_connection, check_file
+from maintenance.db.integrity import MMAP_BYTES, IntegrityResult, check_connection, check_file
 from maintenance.db.progress import ProgressCallback, Step, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
     has_sqlite_header,
+    journal_path,
     leaving_no_side_files,
     open_readonly,
     pinned_snapshot,
+    read_through,
     remove_wal_files,
     sha256_file,
+    wal_bytes,
 )
 from maintenance.files import fsync_dir, read_json, write_json_atomic
 
@@ -175,6 +178,9 @@ def _snapshot(
         if readers is not None:
             if not check:
                 return copy_file(db_path, dest, progress=report), None
+            # The check reads through a memory map: no system call and copy per page (the file
+            # cannot change while the snapshot is pinned). benchmarks/RESULTS.md has the figures.
+            readers[1].execute(f"PRAGMA mmap_size = {MMAP_BYTES}").fetchall()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-snapshot") as pool:
                 checking = pool.submit(check_connection, readers[1], foreign_keys=False)
                 try:
@@ -198,7 +204,7 @@ def _snapshot(
     if not check:
         return sha, None
     with leaving_no_side_files(dest):
-        return sha, check_file(dest, foreign_keys=False)
+        return sha, check_file(dest, foreign_keys=False, mmap=True)
 
 
 def create_backup(
@@ -210,8 +216,12 @@ def create_backup(
     now: datetime | None = None,
     full_check: bool = False,
     database_version: str | None = None,
+    path: Path | None = None,
 ) -> BackupInfo:
     """Make a verified backup of ``db_path`` and return its description.
+
+    ``path`` names the backup to write (a restore point whose name its
+    restore's marker already records); by default a new name from ``now``.
 
     ``database_version`` is the version of AurSwift that made the database
     being backed up (before a migration: the previous version, not this one);
@@ -233,7 +243,7 @@ def create_backup(
         raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
     backups_dir.mkdir(parents=True, exist_ok=True)
     now = now or datetime.now().astimezone()
-    final = _unique_path(backups_dir, now)
+    final = path or _unique_path(backups_dir, now)
     partial = final.with_name(final.name + ".partial")
     emit(progress, Step.BACKUP, "Backing up the database…", percent=0.0)
     try:
@@ -278,13 +288,14 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
 
 
 def verify_backup(path: Path) -> BackupInfo:
-    """Re-check a backup (sha256 against its sidecar, and ``quick_check``); record the result."""
+    """Re-check a backup (sha256 against its sidecar, and ``quick_check``, at the same time); record the result."""
     info = read_info(path)
     problems: list[str] = []
-    if info.sha256 and sha256_file(path) != info.sha256:
-        problems.append("its contents changed since it was made (checksum mismatch)")
-    with leaving_no_side_files(path):
-        result = check_file(path, foreign_keys=False)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-backup") as pool:
+        hashing = pool.submit(sha256_file, path) if info.sha256 else None
+        result = _structure(path, mmap=False, read_first=True)
+        if hashing is not None and hashing.result() != info.sha256:
+            problems.append("its contents changed since it was made (checksum mismatch)")
     if not result.ok:
         problems.append(result.summary)
     checked = BackupInfo(**{**info.__dict__, "verified": not problems})
@@ -374,15 +385,25 @@ def restore_backup(
     emit(progress, Step.RESTORE, "Database restored from backup.", percent=100.0)
 
 
-def _swap_in(tmp: Path, db_path: Path, marker: Path, backup_path: Path, sha: str, *, reclaiming: bool = False) -> None:
+def _swap_in(
+    tmp: Path,
+    db_path: Path,
+    marker: Path,
+    backup_path: Path,
+    sha: str,
+    *,
+    reclaiming: bool = False,
+    marker_written: bool = False,
+) -> None:
     # From the marker until its removal, a crash is finished by the next start. When reclaiming
     # space for a failed upgrade, the upgrade's own marker already guarantees that, and a full
     # disk may have no block left for another file.
-    try:
-        write_json_atomic(marker, {"backup": str(backup_path), "sha256": sha})
-    except OSError:
-        if not reclaiming:
-            raise
+    if not marker_written:
+        try:
+            write_json_atomic(marker, {"backup": str(backup_path), "sha256": sha})
+        except OSError:
+            if not reclaiming:
+                raise
     testhooks.pause_if("restore_swapping")
     remove_wal_files(db_path)
     os.replace(tmp, db_path)
@@ -427,7 +448,13 @@ def _restore_in_little_space(
 
 
 def finish_interrupted_restore(db_path: Path) -> Path | None:
-    """Finish a restore that a crash interrupted; return the backup used, or None."""
+    """Finish a restore that a crash interrupted; return the backup used, or None.
+
+    A restore's marker is written before its restore point is kept; if the
+    crash came before the restore point was complete (its half-made file is
+    gone by now, see :func:`clean_partial_files`), the live file, still the
+    database before the restore, is kept as that restore point first.
+    """
     marker = db_path.parent / RESTORE_MARKER
     data = read_json(marker)
     if data is None:
@@ -438,45 +465,364 @@ def finish_interrupted_restore(db_path: Path) -> Path | None:
         # It was moved into place (disk full) before the crash: the live file is the backup.
         marker.unlink(missing_ok=True)
         return backup
+    point = data.get("restore_point")
+    if point and not Path(point).exists() and db_path.exists():
+        keep_live_as_restore_point(db_path, Path(point))
     restore_backup(backup, db_path, reclaim_space=True)
     return backup
 
 
-def validate_backup(path: Path) -> BackupInfo:
-    """Refuse anything that is not a sound backup of this app's database; return its description.
-
-    Checked before a restore changes anything: an SQLite file, with this app's
-    ``django_migrations``, not ahead of this version, its sha256 equal to its
-    sidecar's (where there is one), and a clean ``quick_check``.
-    """
-
+# --- Validating a backup and restoring it with a restore point ----------------
+def _refusal(path: Path):
     def refuse(why: str) -> exceptions.BackupInvalidError:
         return exceptions.BackupInvalidError(f"{path.name} cannot be restored: {why}. Nothing was changed.")
 
+    return refuse
+
+
+def _sound_file(path: Path, refuse) -> BackupInfo:
     if not path.is_file():
         raise refuse("there is no such file")
     if path.stat().st_size == 0 or not has_sqlite_header(path):
         raise refuse("it is not an SQLite database")
-    info = read_info(path)
-    if sidecar_path(path).exists() and info.sha256 and sha256_file(path) != info.sha256:
-        raise refuse("its contents changed since it was made (checksum mismatch)")
-    with leaving_no_side_files(path):
-        return _validate_contents(path, info, refuse)
+    return read_info(path)
 
 
-def _validate_contents(path: Path, info: BackupInfo, refuse) -> BackupInfo:
+def _recorded_sha(path: Path, info: BackupInfo) -> str:
+    """Return the sha256 the backup's sidecar records ("" for a file without a sidecar)."""
+    return info.sha256 if info.sha256 and sidecar_path(path).exists() else ""
+
+
+def _check_kind(path: Path, refuse) -> None:
+    """Refuse what is not a database of AurSwift, or one made by a newer version (reads the schema only)."""
     try:
-        result = classify(path)
+        with leaving_no_side_files(path):
+            result = classify(path)
     except exceptions.MaintenanceError as err:
         raise refuse(f"it is damaged ({err.message})") from err
     if result.kind != MANAGED or not any(app in OUR_APPS for app, _ in result.applied):
         raise refuse("it is not a database of AurSwift")
     if result.unknown:
         raise refuse("it was made by a newer version of AurSwift; install that version first")
-    check = check_file(path, foreign_keys=False)
+
+
+def _structure(path: Path, *, mmap: bool, read_first: bool = False) -> IntegrityResult:
+    """``quick_check`` a closed file; ``read_first``: read it through once first (:func:`read_through`)."""
+    if read_first:
+        read_through(path)
+    with leaving_no_side_files(path):
+        return check_file(path, foreign_keys=False, mmap=mmap)
+
+
+def _same_disk(path: Path, other: Path) -> bool:
+    """Return whether two files live on one file system (a backup there may be read through a memory map).
+
+    A memory map turns a read error into a signal that kills the process, so
+    a file on a stick that may be pulled out is read the ordinary way.
+    """
+    try:
+        return path.stat().st_dev == other.parent.stat().st_dev
+    except OSError:
+        return False
+
+
+def validate_backup(path: Path, *, mmap: bool = False) -> BackupInfo:
+    """Refuse anything that is not a sound backup of this app's database; return its description.
+
+    Checked before a restore changes anything: an SQLite file, with this app's
+    ``django_migrations``, not ahead of this version, its sha256 equal to its
+    sidecar's (where there is one), and a clean ``quick_check``. The hash and
+    the check run at the same time (hashlib and SQLite release the GIL).
+    ``mmap``: read the file through a memory map (only for a file on the
+    database's own disk, see :func:`_same_disk`).
+    """
+    refuse = _refusal(path)
+    info = _sound_file(path, refuse)
+    recorded = _recorded_sha(path, info)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-backup") as pool:
+        hashing = pool.submit(sha256_file, path) if recorded else None
+        try:
+            _check_kind(path, refuse)
+            check = _structure(path, mmap=mmap, read_first=True)
+        finally:
+            actual = hashing.result() if hashing is not None else recorded
+    if actual != recorded:
+        raise refuse("its contents changed since it was made (checksum mismatch)")
     if not check.ok:
         raise refuse(f"it is damaged ({check.summary})")
     return info
+
+
+@dataclass
+class StagedRestore:
+    """A backup copied beside the live database and proven to be that backup, ready to be swapped in."""
+
+    backup_path: Path
+    tmp: Path
+    info: BackupInfo
+    sha256: str
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def restore_tmp_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".restore-tmp")
+
+
+def stage_restore(
+    backup_path: Path, db_path: Path, *, validate: bool = True, progress: ProgressCallback | None = None
+) -> StagedRestore:
+    """Copy a backup into ``<database>.restore-tmp``, validating it meanwhile; nothing else changes.
+
+    With ``validate``: first the cheap refusals (not an SQLite file, not a
+    database of AurSwift, made by a newer version); then the copy, which
+    hashes the bytes it writes (:func:`copy_file`), while ``quick_check`` runs
+    on the backup in a second thread (after one sequential read of it,
+    :func:`read_through`: the copy reads the same bytes at the same time). The copy's hash must equal the
+    sidecar's: that is the sidecar check of the validation, and it proves the
+    staged file is the backup, so the check of the backup is the check of the
+    copy. A file without a sidecar has nothing to prove that, so its staged
+    copy is checked after the copy. Without ``validate`` (the caller validated
+    the backup), the copy's hash is still compared with the sidecar's.
+
+    Any refusal or error removes the copy. A crash leaves only the copy,
+    which the next start removes.
+    """
+    refuse = _refusal(backup_path)
+    if validate:
+        info = _sound_file(backup_path, refuse)
+        _check_kind(backup_path, refuse)
+    else:
+        info = read_info(backup_path)
+    recorded = _recorded_sha(backup_path, info)
+    tmp = restore_tmp_path(db_path)
+    mmap = _same_disk(backup_path, db_path)
+
+    def report(done: int, total: int) -> None:
+        pct = 100.0 * done / total if total else 100.0
+        emit(progress, Step.RESTORE, f"Restoring the backup… {pct:.0f}%", percent=pct)
+
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-backup") as pool:
+            checking = (
+                pool.submit(_structure, backup_path, mmap=mmap, read_first=True) if validate and recorded else None
+            )
+            sha = copy_file(backup_path, tmp, progress=report)
+            check = checking.result() if checking is not None else None
+        if recorded and sha != recorded:
+            why = "its contents changed since it was made (checksum mismatch)"
+            if validate:
+                raise refuse(why)
+            raise exceptions.RestoreFailedError(
+                f"The backup {backup_path.name} is damaged (checksum mismatch); the database was not replaced.",
+                backup_path=backup_path,
+            )
+        if validate and check is None:
+            check = _structure(tmp, mmap=True, read_first=True)
+        if check is not None and not check.ok:
+            raise refuse(f"it is damaged ({check.summary})")
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise exceptions.BackupError(
+            f"The backup {backup_path.name} could not be copied beside the database "
+            f"({err.strerror or err}). Nothing was changed."
+        ) from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    testhooks.pause_if("restore_staged")
+    return StagedRestore(backup_path, tmp, info, sha)
+
+
+def seal_live(db_path: Path) -> list[str] | None:
+    """Checkpoint the live database so its main file holds all of it; return its applied migrations.
+
+    Return None when that cannot be done (a reader still holds an old
+    snapshot, a damaged file): the restore point is then copied instead.
+    The caller holds the maintenance lock, so nothing writes afterwards.
+    """
+    if not db_path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(db_path, timeout=2, isolation_level=None)
+        try:
+            wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+            if wal and tuple(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()) != (0, 0, 0):
+                return None
+            try:
+                rows = conn.execute("SELECT app, name FROM django_migrations ORDER BY id").fetchall()
+            except sqlite3.OperationalError:
+                rows = []
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None
+    journal = journal_path(db_path)
+    if wal_bytes(db_path) or (journal.exists() and journal.stat().st_size):
+        return None
+    return [f"{app}.{name}" for app, name in rows]
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _main_file_is_whole(db_path: Path) -> bool:
+    """Return whether the main file alone is the database now (no log or journal holding anything)."""
+    journal = journal_path(db_path)
+    return db_path.is_file() and not wal_bytes(db_path) and not (journal.exists() and journal.stat().st_size)
+
+
+def keep_live_as_restore_point(
+    db_path: Path,
+    final: Path,
+    *,
+    known_sha: tuple[str, tuple[int, int, int] | None] | None = None,
+    now: datetime | None = None,
+) -> BackupInfo | None:
+    """Keep the live database as the restore point ``final``; return its description.
+
+    The live file, sealed (:func:`seal_live`), becomes the restore point by a
+    hard link: no byte is copied, and when the restored file is renamed over
+    the database the old one lives on as the restore point (nothing is freed
+    while requests wait). Where a hard link cannot be made (the backups folder
+    on another file system, a file system without them), or the file cannot
+    be sealed, a consistent copy is made instead, as any backup; a file
+    SQLite cannot read is copied byte for byte, unverified. Written as any
+    backup: a ``.partial`` name, the sidecar, then the rename.
+
+    ``known_sha``: the file's sha256 and its state (inode, size, mtime) when
+    it was hashed; used if sealing left the file in that state, otherwise the
+    kept file is hashed.
+    """
+    if not db_path.exists():
+        return None
+    final.parent.mkdir(parents=True, exist_ok=True)
+    now = now or datetime.now().astimezone()
+    migrations = seal_live(db_path)
+    if migrations is not None:
+        sha256 = known_sha[0] if known_sha is not None and _file_state(db_path) == known_sha[1] else None
+        info = _link_restore_point(db_path, final, sha256, migrations, now)
+        if info is not None:
+            return info
+    try:
+        return create_backup(db_path, final.parent, reason="restore_point", now=now, path=final)
+    except (exceptions.BackupError, sqlite3.DatabaseError):
+        return create_raw_copy(db_path, final.parent, reason="restore_point", path=final)
+
+
+def _link_restore_point(
+    db_path: Path, final: Path, sha256: str | None, migrations: list[str], now: datetime
+) -> BackupInfo | None:
+    partial = final.with_name(final.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(db_path, partial)
+    except OSError:
+        return None  # another file system (EXDEV) or one without hard links: the caller copies
+    try:
+        testhooks.pause_if("restore_point_linked")
+        info = BackupInfo(
+            path=final,
+            created_at=now,
+            size=partial.stat().st_size,
+            sha256=sha256 or sha256_file(partial),
+            reason="restore_point",
+            app_version=app_version(),
+            migrations=migrations,
+            verified=True,
+        )
+        _write_sidecar(info)
+        os.replace(partial, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        sidecar_path(final).unlink(missing_ok=True)
+        raise
+    return info
+
+
+def restore_with_restore_point(
+    backup_path: Path,
+    db_path: Path,
+    backups_dir: Path,
+    *,
+    validate: bool = True,
+    staged: StagedRestore | None = None,
+    progress: ProgressCallback | None = None,
+    now: datetime | None = None,
+) -> BackupInfo | None:
+    """Replace the live database with a backup, keeping the live one as a restore point; return it.
+
+    The caller holds the maintenance lock (and, in the running app, the swap
+    gate) and has closed its connections. In order:
+
+    1. :func:`stage_restore` (unless ``staged`` is given): the backup is
+       validated while it is copied beside the database; meanwhile, if the
+       main file alone holds the live database, it is hashed for the restore
+       point's sidecar. A refusal here has changed nothing.
+    2. The restore marker is written, naming the backup and the restore
+       point to come: from here on a crash is finished by the next start
+       (:func:`finish_interrupted_restore`), restore point first.
+    3. The restore point is kept (:func:`keep_live_as_restore_point`: the
+       live file sealed and hard-linked, re-hashed only if sealing changed
+       it; or a copy).
+    4. The staged copy is renamed over the database (stale ``-wal``/``-shm``
+       dropped first), and the marker removed.
+
+    If step 2–4 fails before the rename, the marker is removed and a restore
+    point that is still the live file (a hard link) is dropped, so it cannot
+    change with it: the live database is as it was.
+    """
+    now = now or datetime.now().astimezone()
+    live_state = _file_state(db_path) if _main_file_is_whole(db_path) else None
+    live_sha: str | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-live") as pool:
+        hashing = pool.submit(sha256_file, db_path) if live_state is not None else None
+        try:
+            if staged is None:
+                staged = stage_restore(backup_path, db_path, validate=validate, progress=progress)
+        finally:
+            if hashing is not None:
+                with contextlib.suppress(OSError):
+                    live_sha = hashing.result()
+    marker = db_path.parent / RESTORE_MARKER
+    point: BackupInfo | None = None
+    try:
+        point_path = _unique_path(backups_dir, now) if db_path.exists() else None
+        write_json_atomic(
+            marker,
+            {
+                "backup": str(backup_path),
+                "sha256": staged.sha256,
+                "restore_point": str(point_path) if point_path else None,
+            },
+        )
+        testhooks.pause_if("restore_point_keeping")
+        if point_path is not None:
+            known = (live_sha, live_state) if live_sha else None
+            point = keep_live_as_restore_point(db_path, point_path, known_sha=known, now=now)
+        _swap_in(staged.tmp, db_path, marker, backup_path, staged.sha256, marker_written=True)
+    except BaseException as err:
+        if staged.tmp.exists():  # not swapped in: the live database stays, as it was
+            with contextlib.suppress(OSError):
+                if point is not None and os.path.samefile(point.path, db_path):
+                    discard(point.path)  # a hard link of the live file would change with it
+            marker.unlink(missing_ok=True)
+            staged.discard()
+            if isinstance(err, (OSError, sqlite3.Error)):
+                raise exceptions.BackupError(
+                    f"Restoring {backup_path.name} failed before the database was replaced ({err}). "
+                    "Nothing was changed."
+                ) from err
+        raise
+    emit(progress, Step.RESTORE, "Database restored from backup.", percent=100.0)
+    return point
 
 
 def delete_backup(path: Path, backups_dir: Path) -> None:
@@ -519,11 +865,11 @@ def clean_partial_files(backups_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str) -> BackupInfo:
+def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str, path: Path | None = None) -> BackupInfo:
     """Copy a database that SQLite cannot snapshot (damaged) byte for byte, marked unverified."""
     backups_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now().astimezone()
-    final = _unique_path(backups_dir, now)
+    final = path or _unique_path(backups_dir, now)
     partial = final.with_name(final.name + ".partial")
     sha = copy_file(db_path, partial)
     os.replace(partial, final)

@@ -7,11 +7,12 @@ deleted), and "Restore from Backup" first takes a restore point.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,15 +71,18 @@ def backup_and_start_fresh(db_path: Path, data_dir: Path, *, now: datetime | Non
     return old or db_path
 
 
-def keep_restore_point(db_path: Path, data_dir: Path) -> backups.BackupInfo | None:
-    """Back up the current database before it is replaced; a damaged one is copied as it is."""
-    if not db_path.exists():
-        return None
+#: One restore at a time in this process (the admin's and the start-up's; re-entrant for the same thread).
+_restoring = threading.RLock()
+
+
+@contextlib.contextmanager
+def _one_restore_at_a_time() -> Iterator[None]:
+    if not _restoring.acquire(blocking=False):
+        raise exceptions.RecoveryInProgressError("A restore is already running. Wait for it to finish.")
     try:
-        return backups.create_backup(db_path, backups_dir(data_dir), reason="restore_point")
-    except (exceptions.BackupError, sqlite3.DatabaseError):
-        raw = backups.create_raw_copy(db_path, backups_dir(data_dir), reason="restore_point")
-        return raw
+        yield
+    finally:
+        _restoring.release()
 
 
 def restore_from_backup(
@@ -88,35 +92,33 @@ def restore_from_backup(
     *,
     progress: ProgressCallback | None = None,
     validate: bool = True,
+    staged: backups.StagedRestore | None = None,
 ) -> backups.BackupInfo | None:
-    """Restore ``backup_path`` over the live database after taking a restore point.
+    """Restore ``backup_path`` over the live database, keeping the live one as a restore point.
 
-    The backup is validated while the restore point is being copied (both
-    only read; the validation's hash and ``quick_check`` cost about as much as
-    the copy); if it is not a sound backup the restore point is discarded and
-    nothing has changed. Return the restore point. The caller runs the guarded
-    upgrade afterwards if the backup predates this version's migrations.
+    The backup is validated while it is copied beside the database (its
+    sha256 from the copy itself, ``quick_check`` in a second thread), and the
+    live file is hashed meanwhile; if the backup is not sound, nothing has
+    changed. The restore point is then the live file itself, kept by a hard
+    link, or a copy where that cannot be done
+    (:func:`maintenance.db.backups.restore_with_restore_point`). ``staged``:
+    the backup was already validated and copied (:func:`restore_while_running`
+    does that before it closes the gate). Return the restore point. The
+    caller runs the guarded upgrade afterwards if the backup predates this
+    version's migrations.
     """
-    if validate and not backup_path.is_file():
-        backups.validate_backup(backup_path)  # raises the "no such file" refusal at once
-    with writer_lock.held(data_dir):
-        diskspace.ensure_space_for_restore(backup_path, db_path)
+    with _one_restore_at_a_time(), writer_lock.held(data_dir):
+        if staged is None:
+            if not backup_path.is_file():
+                backups.validate_backup(backup_path)  # raises the "no such file" refusal at once
+            diskspace.ensure_space_for_restore(backup_path, db_path)
         markers.refuse_if_running(read_json(markers.marker_path(db_path)) or {})
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as pool:
-            checking = pool.submit(backups.validate_backup, backup_path) if validate else None
-            restore_point = None
-            try:
-                restore_point = keep_restore_point(db_path, data_dir)
-            finally:
-                refusal = checking.exception() if checking is not None else None
-                if refusal is not None:
-                    if restore_point is not None:
-                        backups.discard(restore_point.path)
-                    raise refusal
         connections.close_all()
-        backups.restore_backup(backup_path, db_path, progress=progress)
+        point = backups.restore_with_restore_point(
+            backup_path, db_path, backups_dir(data_dir), validate=validate, staged=staged, progress=progress
+        )
         markers.discard_stale(db_path)
-    return restore_point
+    return point
 
 
 def restore_while_running(
@@ -124,17 +126,28 @@ def restore_while_running(
 ) -> tuple[backups.BackupInfo | None, list[str]]:
     """Restore a backup under a running till and bring it up to this version's schema.
 
-    Holds the swap gate exclusively: requests in flight finish first (their
-    sales land in the restore point) and new ones wait until the restored
-    database is upgraded. Return the restore point and the migrations applied.
+    The backup is validated and copied beside the database while the till
+    still serves; then the swap gate is held exclusively: requests in flight
+    finish first (their sales land in the restore point) and new ones wait
+    until the restored database is upgraded. Inside the gate only the live
+    file is sealed, hashed and kept as the restore point (a hard link, not a
+    copy), and the staged copy renamed over it. Return the restore point and
+    the migrations applied.
     """
     from maintenance.db.swap_gate import gate
     from maintenance.db.upgrade import run_guarded_upgrade
 
-    backups.validate_backup(backup_path)
-    with gate.exclusive():
-        point = restore_from_backup(backup_path, db_path, data_dir, validate=False)
-        report = run_guarded_upgrade(reason="after_restore", db_path=db_path, data_dir=data_dir)
+    with _one_restore_at_a_time(), writer_lock.held(data_dir):
+        if not backup_path.is_file():
+            backups.validate_backup(backup_path)
+        diskspace.ensure_space_for_restore(backup_path, db_path)
+        staged = backups.stage_restore(backup_path, db_path, validate=True)
+        try:
+            with gate.exclusive():
+                point = restore_from_backup(backup_path, db_path, data_dir, staged=staged)
+                report = run_guarded_upgrade(reason="after_restore", db_path=db_path, data_dir=data_dir)
+        finally:
+            staged.discard()
     return point, list(report.applied)
 
 

@@ -70,6 +70,8 @@ def test_restore_db_refuses_what_is_not_a_sound_backup(v1_shop, tmp_path, kind):
     assert "Traceback" not in proc.stderr
     assert sha(v1_shop.db) == before
     assert sorted(p.name for p in (v1_shop.data_dir / "backups").iterdir()) == listing  # no restore point either
+    assert not (v1_shop.data_dir / "pos_system.db.restore-tmp").exists()  # nor the copy made while checking
+    assert not (v1_shop.data_dir / "restore-in-progress.json").exists()
     code, out = v1_shop.upgrade_json("v1")
     assert (code, out["outcome"]) == (0, "up_to_date")
 
