@@ -63,6 +63,9 @@ class BackupInfo:
     app_version: str
     migrations: list[str] = field(default_factory=list)
     verified: bool | None = None
+    # These very bytes (``sha256``) passed ``quick_check``, when made or when last verified. The check is a
+    # function of the bytes alone, so a restore whose copy hashes to ``sha256`` need not run it again.
+    checked: bool = False
 
     @property
     def name(self) -> str:
@@ -117,6 +120,7 @@ def read_info(backup_path: Path) -> BackupInfo:
         app_version=data.get("app_version", "unknown"),
         migrations=list(data.get("migrations", [])),
         verified=data.get("verified"),
+        checked=bool(data.get("checked", False)),
     )
 
 
@@ -262,6 +266,7 @@ def create_backup(
             app_version=database_version or app_version(),
             migrations=applied_migrations(partial),
             verified=True,
+            checked=result is not None and result.ok,
         )
         _write_sidecar(info)
         os.replace(partial, final)
@@ -298,11 +303,18 @@ def verify_backup(path: Path) -> BackupInfo:
             problems.append("its contents changed since it was made (checksum mismatch)")
     if not result.ok:
         problems.append(result.summary)
-    checked = BackupInfo(**{**info.__dict__, "verified": not problems})
+    checked = BackupInfo(**{**info.__dict__, "verified": not problems, "checked": not problems})
     if sidecar_path(path).exists() or info.sha256:
         _write_sidecar(checked)
     if problems:
         raise exceptions.BackupVerificationError(f"Backup {path.name} failed verification: " + "; ".join(problems))
+    return checked
+
+
+def record_checked(info: BackupInfo) -> BackupInfo:
+    """Note in the sidecar that the backup's bytes passed ``quick_check`` (the upgrade checked the snapshot copied)."""
+    checked = BackupInfo(**{**info.__dict__, "checked": True})
+    _write_sidecar(checked)
     return checked
 
 
@@ -531,24 +543,27 @@ def validate_backup(path: Path, *, mmap: bool = False) -> BackupInfo:
 
     Checked before a restore changes anything: an SQLite file, with this app's
     ``django_migrations``, not ahead of this version, its sha256 equal to its
-    sidecar's (where there is one), and a clean ``quick_check``. The hash and
-    the check run at the same time (hashlib and SQLite release the GIL).
+    sidecar's (where there is one), and a clean ``quick_check`` — run here
+    unless the sidecar records that these bytes passed it (``checked``; the
+    hash proves they are the same bytes). The hash and the check run at the
+    same time (hashlib and SQLite release the GIL).
     ``mmap``: read the file through a memory map (only for a file on the
     database's own disk, see :func:`_same_disk`).
     """
     refuse = _refusal(path)
     info = _sound_file(path, refuse)
     recorded = _recorded_sha(path, info)
+    already_checked = bool(recorded) and info.checked  # proven by the hash below: the same bytes passed
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-backup") as pool:
         hashing = pool.submit(sha256_file, path) if recorded else None
         try:
             _check_kind(path, refuse)
-            check = _structure(path, mmap=mmap, read_first=True)
+            check = None if already_checked else _structure(path, mmap=mmap, read_first=True)
         finally:
             actual = hashing.result() if hashing is not None else recorded
     if actual != recorded:
         raise refuse("its contents changed since it was made (checksum mismatch)")
-    if not check.ok:
+    if check is not None and not check.ok:
         raise refuse(f"it is damaged ({check.summary})")
     return info
 
@@ -583,8 +598,11 @@ def stage_restore(
     sidecar's: that is the sidecar check of the validation, and it proves the
     staged file is the backup, so the check of the backup is the check of the
     copy. A file without a sidecar has nothing to prove that, so its staged
-    copy is checked after the copy. Without ``validate`` (the caller validated
-    the backup), the copy's hash is still compared with the sidecar's.
+    copy is checked after the copy. A backup whose sidecar says its bytes
+    passed ``quick_check`` (``checked``) is not checked again: the copy's hash
+    equal to the sidecar's proves these are the bytes that passed. Without
+    ``validate`` (the caller validated the backup), the copy's hash is still
+    compared with the sidecar's.
 
     Any refusal or error removes the copy. A crash leaves only the copy,
     which the next start removes.
@@ -606,7 +624,9 @@ def stage_restore(
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-backup") as pool:
             checking = (
-                pool.submit(_structure, backup_path, mmap=mmap, read_first=True) if validate and recorded else None
+                pool.submit(_structure, backup_path, mmap=mmap, read_first=True)
+                if validate and recorded and not info.checked
+                else None
             )
             sha = copy_file(backup_path, tmp, progress=report)
             check = checking.result() if checking is not None else None
@@ -618,7 +638,7 @@ def stage_restore(
                 f"The backup {backup_path.name} is damaged (checksum mismatch); the database was not replaced.",
                 backup_path=backup_path,
             )
-        if validate and check is None:
+        if validate and check is None and not (recorded and info.checked):
             check = _structure(tmp, mmap=True, read_first=True)
         if check is not None and not check.ok:
             raise refuse(f"it is damaged ({check.summary})")

@@ -604,6 +604,7 @@ def _upgrade_existing(
             before, checks = checks.result(), None
             if not before.ok:
                 raise _DamageFound(before)
+            backup = backups.record_checked(backup)  # the snapshot checked is the one copied
             record_state()  # releasing the snapshot let the log be checkpointed into the file
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
@@ -726,7 +727,7 @@ def _checked_backup(
     if failure is not None:
         raise failure
     assert backup is not None
-    return backup
+    return backups.record_checked(backup)  # under the lock, the file checked is the snapshot copied
 
 
 def _put_backup_back(

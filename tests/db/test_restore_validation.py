@@ -93,3 +93,47 @@ def test_restore_db_restores_a_sound_backup_after_a_restore_point(v1_shop):
     conn = sqlite3.connect(copy)
     assert conn.execute("SELECT count(*) FROM shopext_widget").fetchone()[0] == 0
     conn.close()
+
+
+def _sidecar(backup: Path) -> dict:
+    return json.loads(backup.with_suffix(".json").read_text())
+
+
+def test_a_backup_whose_bytes_passed_the_check_is_trusted_by_its_hash_alone(v1_shop):
+    """quick_check is a function of the bytes: a backup checked when made is proven by its sha256, not re-checked.
+
+    A changed byte still refuses it (the hash), and a backup nobody checked is checked before it is restored.
+    """
+    manual = Path(v1_shop.manage("backup_db").stdout.strip())
+    assert _sidecar(manual)["checked"] is True
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    before_migration = Path(out["backup"])
+    assert _sidecar(before_migration)["checked"] is True, "the upgrade checked the very snapshot it copied"
+
+    proc = v1_shop.manage("restore_db", str(manual), chain="v2")
+    assert proc.returncode == 0, proc.stderr
+    assert v1_shop.count("shopext_widget") == 50
+
+    data = bytearray(manual.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of a sale flips on the disk
+    manual.write_bytes(bytes(data))
+    before = sha(v1_shop.db)
+    proc = v1_shop.manage("restore_db", str(manual), chain="v2")
+    assert proc.returncode == 2 and "checksum mismatch" in proc.stderr, proc.stderr
+    assert sha(v1_shop.db) == before
+
+
+def test_a_damaged_backup_not_recorded_as_checked_is_checked_and_refused(v1_shop):
+    backup = Path(v1_shop.manage("backup_db").stdout.strip())
+    data = bytearray(backup.read_bytes())
+    for offset in range(2 * 4096, len(data) - 4096, 3 * 4096):
+        data[offset : offset + 4096] = b"\xa5" * 4096
+    backup.write_bytes(bytes(data))
+    meta = _sidecar(backup)  # a sidecar written for these bytes, by a version that did not check them
+    meta["sha256"], meta["checked"] = sha(backup), False
+    backup.with_suffix(".json").write_text(json.dumps(meta))
+    before = sha(v1_shop.db)
+    proc = v1_shop.manage("restore_db", str(backup))
+    assert proc.returncode == 2 and "damaged" in proc.stderr, proc.stderr
+    assert sha(v1_shop.db) == before
