@@ -1,6 +1,7 @@
 """The small stable launcher: start the current AurSwift version, install staged updates, fall back.
 
-This file never changes with updates. It installs a staged release (one
+This file rarely changes with updates (when it does, the frozen launcher
+takes the new one over at the next start, see below). It installs a staged release (one
 ``os.replace``) on "Restart & Update", when the app quits, or at the next
 start, starts it on trial, and if the new version cannot upgrade
 the database (it exits with code 75) or crashes before it is ready, switches
@@ -11,9 +12,20 @@ database is never touched here: the versions' own guarded upgrade restores
 it on failure.
 
 Each version started learns the version it would go back to from
-``AURSWIFT_PREVIOUS_VERSION`` ("bundled" resolved to its number).
+``AURSWIFT_PREVIOUS_VERSION`` ("bundled" resolved to its number), and that a
+stable launcher started it from ``AURSWIFT_STABLE_LAUNCHER`` (a bundle started
+without it hands itself over to the launcher beside it: ``launcher.py``).
 
-Usage: python aurswift_stable.py [--headless]
+``manage <command> [args]`` runs the current version's management command
+(no install, no trial): ``<install>/aurswift manage check_update`` asks the
+version the shop is on.
+
+Frozen (packaging/stable.spec), it also takes over a newer stable launcher
+that the current version carries, at the next start and crash-safely
+(``maintenance.updates.install``: stage, check, keep the old one, one atomic
+rename; a kill at any point leaves a launcher that starts).
+
+Usage: python aurswift_stable.py [--headless] | manage <command> [args]
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ APP_EXECUTABLE = "aurswift.exe" if os.name == "nt" else "aurswift"
 
 from aurswift.paths import data_dir  # noqa: E402  (stdlib and platformdirs only: one data-dir rule)
 from maintenance.updates import install  # noqa: E402  (stdlib-only module)
+
+STABLE_ENV = "AURSWIFT_STABLE_LAUNCHER"  # tells a started bundle it runs under this launcher (launcher.py)
 
 
 def launcher_for(data: Path, version: str | None) -> Path:
@@ -62,13 +76,70 @@ def bundled_version() -> str:
     return match.group(1) if match else "bundled"
 
 
+def version_env(data: Path) -> dict[str, str]:
+    return dict(os.environ, AURSWIFT_DATA_DIR=str(data), **{STABLE_ENV: str(Path(sys.executable).resolve())})
+
+
+def manage(data: Path, args: list[str]) -> int:
+    """``manage <command> [args]``: the current version's management command, nothing installed."""
+    version = install.current(data)["current"]
+    return subprocess.call(command_for(data, version, args), env=version_env(data))
+
+
+def self_check_ok(candidate: Path) -> bool:
+    """Whether a staged launcher starts: it must answer ``--launcher-self-check`` (nothing else runs)."""
+    env = {k: v for k, v in os.environ.items() if k != install.SWAP_KILL_ENV}
+    try:
+        proc = subprocess.run(
+            [str(candidate), install.LAUNCHER_CHECK_ARG], env=env, capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and install.LAUNCHER_OK in proc.stdout
+
+
+def take_over_new_launcher(data: Path, args: list[str]) -> None:
+    """Frozen: swap in a staged newer launcher and start it instead (does not return then)."""
+    me = HERE / install.LAUNCHER_NAME
+    if not FROZEN or Path(sys.executable).resolve() != me.resolve():
+        return
+    try:
+        outcome = install.swap_staged_launcher(data, HERE, self_check_ok)
+    except OSError as err:  # a read-only install folder: keep this launcher
+        print(f"AurSwift stable launcher: could not take over the new launcher ({err})", flush=True)
+        return
+    if outcome == "rejected":
+        print("AurSwift stable launcher: the new launcher did not start; keeping this one", flush=True)
+    elif outcome == "swapped":
+        print("AurSwift stable launcher: swapped in the new launcher", flush=True)
+        if os.name == "nt":
+            sys.exit(subprocess.call([str(me), *args]))
+        os.execv(str(me), [str(me), *args])  # noqa: S606 - this launcher's own file, swapped in
+    elif install.finish_launcher_swap(data, HERE):
+        print("AurSwift stable launcher: the new launcher started; the old one is removed", flush=True)
+
+
+def stage_new_launcher(data: Path, version: str | None) -> None:
+    """Frozen: when the confirmed current version carries a newer launcher, stage it for the next start."""
+    if FROZEN and version and install.stage_launcher(data, HERE, version, bundled_version()):
+        print(f"AurSwift stable launcher: {version}'s launcher is staged; it takes over at the next start", flush=True)
+
+
 def run(data: Path, args: list[str]) -> int:
     """Start the current version; handle restart-to-update and trial failures."""
+    if args[:1] == [install.LAUNCHER_CHECK_ARG]:
+        print(install.LAUNCHER_OK, flush=True)
+        return 0
+    take_over_new_launcher(data, args)
+    if args[:1] == ["manage"]:
+        return manage(data, args)
     while True:
         install.install_staged(data)
         state = install.current(data)
         version = state["current"]
-        env = dict(os.environ, AURSWIFT_DATA_DIR=str(data))
+        if not state["trial"]:
+            stage_new_launcher(data, version)
+        env = version_env(data)
         if state["trial"]:
             env["AURSWIFT_TRIAL_VERSION"] = version
         previous = install.previous_of(data)
@@ -98,6 +169,8 @@ def run(data: Path, args: list[str]) -> int:
         if code == 0 and install.staged_version(data):
             # "Later" on Restart to update, then a normal quit: install now; it starts on trial next time.
             print(f"AurSwift stable launcher: installed {install.install_staged(data)} on quit", flush=True)
+        elif not state["trial"]:  # the version it ran is confirmed now: its launcher may take over next time
+            stage_new_launcher(data, state["current"])
         return code
 
 

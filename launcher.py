@@ -167,8 +167,44 @@ def run_management_command(argv: list[str]) -> int:
     return 0
 
 
+STABLE_LAUNCHER_ENV = "AURSWIFT_STABLE_LAUNCHER"  # set by aurswift_stable.py for the versions it starts
+STABLE_LAUNCHER = "aurswift-launcher.exe" if os.name == "nt" else "aurswift-launcher"
+
+
+def stable_launchers() -> list[Path]:
+    """The stable launchers a frozen bundle started on its own hands over to, in order (none: run here).
+
+    A first install is the archive extracted somewhere, started as ``./aurswift``:
+    without the stable launcher nothing would install an update on "Restart &
+    Update" or fall back from a failed one. So a bundle that was not started by
+    a stable launcher runs the one beside it, which starts the current version
+    (this bundle, or an installed newer one). ``<name>.old``, kept while a new
+    launcher takes over, stands in when ``<name>`` is missing or cannot start.
+    """
+    if not getattr(sys, "frozen", False) or os.environ.get(STABLE_LAUNCHER_ENV):
+        return []
+    home = Path(sys.executable).resolve().parent
+    names = (STABLE_LAUNCHER, f"{STABLE_LAUNCHER}.old")
+    return [home / name for name in names if (home / name).is_file() and os.access(home / name, os.X_OK)]
+
+
+def hand_over_to_stable_launcher(argv: list[str]) -> None:
+    """Run ``argv`` through the stable launcher beside this bundle, if there is one (does not return then)."""
+    sys.stdout.flush()
+    for launcher in stable_launchers():
+        if os.name == "nt":  # no exec on Windows: wait for it and pass its exit code on
+            import subprocess
+
+            sys.exit(subprocess.call([str(launcher), *argv]))
+        try:
+            os.execv(str(launcher), [str(launcher), *argv])  # noqa: S606 - the launcher beside this bundle
+        except OSError as err:  # not a runnable file (a damaged copy): the next one, else this bundle itself
+            print(f"AurSwift: the stable launcher {launcher} cannot start ({err})", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    hand_over_to_stable_launcher(argv)
     if argv[:1] == ["manage"]:
         return run_management_command(argv[1:])
     parser = argparse.ArgumentParser(

@@ -112,6 +112,10 @@ def main() -> None:
     update_delta.main()
     print("--- shipped database paths as processes (benchmarks.db_speed) ---", flush=True)
     db_speed.report(base, rounds=5)
+    print("--- the frozen bundle (benchmarks.bundle_speed) ---", flush=True)
+    from benchmarks import bundle_speed
+
+    bundle_speed.main([])
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ STABLE_SPEC = PACKAGING / "stable.spec"
 # The app's own files: shipped as source in <bundle>/_internal/app/ (paths relative to the repository).
 APP_PACKAGES = ("aurswift", "pos", "maintenance")
 APP_FOLDERS = (*APP_PACKAGES, "templates", "static")
-APP_SCRIPTS = ("launcher.py", "manage.py")
+APP_SCRIPTS = ("launcher.py", "manage.py", "aurswift_stable.py")  # the last: what aurswift-launcher is frozen from
 VERSION_FILE = "aurswift/__init__.py"
 TRUSTED_ROOT = "maintenance/updates/trusted_root.json"
 VERSION_RE = re.compile(r'^__version__ = "([^"]+)"', re.MULTILINE)
@@ -149,6 +149,45 @@ def bundled_versions(bundle: Path) -> dict:
     return {"python": platform.python_version(), "packages": dict(sorted(packages.items(), key=lambda i: i[0].lower()))}
 
 
+def distribution_modules(dist: importlib.metadata.Distribution) -> set[str]:
+    """Return the importable top-level modules and packages a distribution installs.
+
+    ``top_level.txt`` when the distribution has one, else the first part of each file it lists
+    (``pkg/…`` or ``module.py``); never its metadata folder, scripts outside site-packages or caches.
+    """
+    listed = dist.read_text("top_level.txt")
+    if listed:
+        names = {line.strip().replace("/", ".").split(".", 1)[0] for line in listed.splitlines()}
+    else:
+        names = set()
+        for file in dist.files or []:
+            parts = str(file).replace("\\", "/").split("/")
+            if parts[0] in ("..", "") or parts[0].endswith((".dist-info", ".egg-info", ".data")):
+                continue
+            if len(parts) > 1:
+                names.add(parts[0])
+            elif parts[0].endswith(".py"):
+                names.add(parts[0][: -len(".py")])
+    return {name for name in names if name.isidentifier() and name != "__pycache__"}
+
+
+def collection_modes(py: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """PyInstaller's ``module_collection_mode`` for the bundle: every installed package as separate files.
+
+    Every top-level module of every distribution ``importlib.metadata`` sees (the build's virtualenv, and
+    anything on ``PYTHONPATH``) is collected as ``.pyc`` files in ``_internal/``; those in ``py`` (the
+    app, and Django, whose migrations are fingerprinted from source) as ``.py`` source. Modes for
+    modules the analysis does not collect are ignored by PyInstaller, so this names every package the
+    bundle could carry: a dependency new to a release is a few new files, not a new executable.
+    """
+    modes: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        for name in distribution_modules(dist):
+            modes[name] = "pyc"
+    modes.update(dict.fromkeys(py, "py"))
+    return dict(sorted(modes.items()))
+
+
 def write_versions(bundle: Path) -> dict:
     """Write :func:`bundled_versions` into the bundle (``_internal/versions.json``); return it."""
     versions = bundled_versions(bundle)
@@ -177,9 +216,18 @@ def write_archive(bundle: Path, target: Path, compress_level: int = 6) -> Path:
     return target
 
 
-def build_stable_launcher(dist: Path, work: Path, entry: Path | None = None, quiet: bool = True) -> Path:
-    """Freeze the stable launcher (packaging/stable.spec) into ``dist/aurswift-launcher``; return its path."""
-    env = {**os.environ}
+def build_stable_launcher(
+    dist: Path, work: Path, entry: Path | None = None, quiet: bool = True, app_src: Path | None = None
+) -> Path:
+    """Freeze the stable launcher (packaging/stable.spec) into ``dist/aurswift-launcher``; return its path.
+
+    ``app_src``: the staged app files (:func:`stage_app`) whose ``maintenance/`` and ``aurswift/`` it imports.
+    """
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # reproducible: the same sources give the same launcher
+    if app_src is not None:
+        env["AURSWIFT_BUNDLE_APP_SRC"] = str(app_src)
+        if entry is None and (app_src / "aurswift_stable.py").is_file():
+            entry = app_src / "aurswift_stable.py"  # the staged copy: the bundle carries its launcher's source
     if entry is not None:
         env["AURSWIFT_STABLE_ENTRY"] = str(entry)
     command = [
@@ -210,7 +258,7 @@ def build(
     archive_dir: Path | None = None,
     archive: bool = True,
     compress_level: int = 6,
-    with_launcher: bool = False,
+    with_launcher: bool = True,
     project: Path = ROOT,
     quiet: bool = True,
 ) -> dict:
@@ -249,7 +297,10 @@ def build(
         raise SystemExit(f"PyInstaller failed ({proc.returncode}):\n{(proc.stdout or '')[-4000:]}{proc.stderr or ''}")
     bundle = dist / "aurswift"
     if with_launcher:  # the stable launcher rides in the bundle: what the shortcut starts
-        launcher = build_stable_launcher(work / "stable-dist", work / "stable-work", quiet=quiet)
+        # Frozen from the app's files as staged but without the version stamp (the launcher imports the
+        # aurswift package): a release that does not touch its sources ships the very same launcher.
+        launcher_src = stage_app(work / "launcher-src", project)
+        launcher = build_stable_launcher(work / "stable-dist", work / "stable-work", quiet=quiet, app_src=launcher_src)
         shutil.copy2(launcher, bundle / launcher.name)
     versions = write_versions(bundle)
     result: dict = {
@@ -289,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         "--compress-level", type=int, default=6, help="gzip level of the archive (6: default; 1: 3× faster, +9%%)"
     )
     parser.add_argument(
-        "--with-launcher", action="store_true", help="also freeze the stable launcher into the bundle (stable.spec)"
+        "--no-launcher",
+        action="store_true",
+        help="leave the stable launcher (stable.spec, frozen into the bundle by default) out",
     )
     parser.add_argument("--verbose", action="store_true", help="show PyInstaller's output")
     args = parser.parse_args(argv)
@@ -301,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         archive_dir=args.archive_dir,
         archive=not args.no_archive,
         compress_level=args.compress_level,
-        with_launcher=args.with_launcher,
+        with_launcher=not args.no_launcher,
         quiet=not args.verbose,
     )
     print(json.dumps(result, indent=2))

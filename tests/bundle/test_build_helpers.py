@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tests.bundle.conftest import build_module
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
+from tests.helpers.bundle import build_module
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,14 @@ def test_launcher_help_names_the_manage_subcommand(app_env):
     proc = _launcher(app_env, "--help")
     assert proc.returncode == 0
     assert "--headless" in proc.stdout and "manage <command>" in proc.stdout
+
+
+def test_collection_modes_name_every_installed_package_and_a_new_one(tmp_path, monkeypatch):
+    from tests.helpers.bundle import pure_package
+
+    modes = build_module.collection_modes(py=["django", "pos"])
+    assert modes["django"] == "py" and modes["pos"] == "py"
+    assert {modes[name] for name in ("waitress", "tuf", "webview", "urllib3", "typing_extensions")} == {"pyc"}
+    assert "aurswift_probe" not in modes
+    monkeypatch.syspath_prepend(str(pure_package(tmp_path, "aurswift_probe", "1.1")))  # as pip would install it
+    assert build_module.collection_modes()["aurswift_probe"] == "pyc"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bundle.conftest import build_module, open_till, run_bundle, start_bundle_headless
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
+from tests.helpers.bundle import build_module, open_till, run_bundle, start_bundle_headless
 
 pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "bundle-window.png"
@@ -55,10 +55,13 @@ def test_layout_keeps_the_app_as_separate_files_and_leaves_unused_qt_out(bundle)
     assert (internal / "django/db/models/base.py").is_file()
     for name in ["tuf/ngclient/updater.pyc", "waitress/server.pyc", "whitenoise/middleware.pyc", "environ/environ.pyc"]:
         assert (internal / name).is_file(), name
-    # Nothing of the app or the libraries is inside the executable: a code change never touches it.
+    # Nothing of the app or the libraries is inside the executable: a code change never touches it. Every
+    # installed distribution's modules are collected as files (found from importlib.metadata, not listed).
     embedded = _pyz_modules(bundle.executable)
-    own = {m for m in embedded if m.split(".")[0] in {"pos", "maintenance", "aurswift", "launcher", "django", "tuf"}}
+    packages = set(build_module.collection_modes()) | {"pos", "maintenance", "aurswift", "launcher", "django", "tuf"}
+    own = {m for m in embedded if m.split(".")[0] in packages}
     assert not own, sorted(own)[:20]
+    assert (bundle.folder / "aurswift-launcher").is_file(), "the stable launcher rides in the bundle"
     # Unused Qt modules and the GTK theme plugin (and GTK itself) are left out.
     qt = internal / "PyQt6"
     for module in ["QtMultimedia", "QtQuick3D", "QtBluetooth", "QtSql", "QtDesigner", "QtPdfWidgets"]:

@@ -12,7 +12,6 @@ plans and downloads only those, and the bundle it assembles is v2's exactly.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,34 +20,23 @@ import pytest
 from maintenance.updates import client
 from maintenance.updates.release import build_bundle_release
 from maintenance.updates.repository import bundle_manifest, hash_file
-from tests.bundle.conftest import build_module
-from tests.conftest import REPO_ROOT
-from tests.updates.range_server import RangeServer
+from tests.helpers.app import REPO_ROOT
+from tests.helpers.bundle import RepositoryServer, build_module, project_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 CHANGED_MODULE = "pos/services/reports.py"
 
 
 def _project_copy(into: Path, bundle_app: Path, version: str) -> set[str]:
-    """Copy the app files and packaging/ into a new git repository tagged v<version>; return drifted files.
+    """Copy what the bundle is built from into a new git repository tagged v<version>; return drifted files.
 
     "Drifted": app files whose content already differs from what the cached v1 bundle carries (other
     work in progress edited them after the cache was built).
     """
-    names = build_module.app_files(REPO_ROOT)
-    for name in names:
-        (into / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, into / name)
-    shutil.copytree(REPO_ROOT / "packaging", into / "packaging", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO_ROOT / "pyproject.toml", into / "pyproject.toml")
-    git = ["git", "-C", str(into), "-c", "user.email=t@example.com", "-c", "user.name=T"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "feat: the app as v1 has it"], check=True)
-    subprocess.run([*git, "tag", "-a", f"v{version}", "-m", version], check=True)
+    project_copy(into, tag=version, app_from=bundle_app)
     return {
         name
-        for name in names
+        for name in build_module.app_files(into)
         if name != "aurswift/__init__.py"
         and (not (bundle_app / name).is_file() or hash_file(bundle_app / name)[0] != hash_file(into / name)[0])
     }
@@ -89,7 +77,7 @@ def test_a_code_change_publishes_and_fetches_only_the_changed_files(bundle, tmp_
     )
 
     # A client running v1, frozen: its files are the bundle's.
-    server = RangeServer(repo_dir)
+    server = RepositoryServer(repo_dir)
     try:
         settings.DATA_DIR = tmp_path / "data"
         settings.AURSWIFT_UPDATE_URL = server.url

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.bundle.conftest import CACHE, build_module, start_bundle_headless
-from tests.conftest import REPO_ROOT
+from tests.helpers.bundle import start_bundle_headless
 
 pytestmark = [pytest.mark.slow, pytest.mark.bundle]
 
 
 @pytest.fixture(scope="session")
 def stable_launcher(bundle) -> Path:
-    entry = Path(os.environ.get("AURSWIFT_STABLE_ENTRY") or REPO_ROOT / "aurswift_stable.py")  # a patched copy
-    if "def command_for" not in entry.read_text(encoding="utf-8"):
-        pytest.skip("aurswift_stable.py does not start bundles yet (docs/bundles.md, 'Not here yet')")
-    work = CACHE / "stable"
-    shutil.rmtree(work, ignore_errors=True)
-    return build_module.build_stable_launcher(work / "dist", work / "work", entry=entry)
+    """The stable launcher frozen into the bundle (packaging/build.py does it by default)."""
+    assert bundle.launcher.is_file() and os.access(bundle.launcher, os.X_OK)
+    return bundle.launcher
 
 
 def _install(bundle_folder: Path, data: Path, version: str) -> Path:
@@ -42,9 +37,8 @@ def _run_until_serving(launcher: Path, data: Path) -> list[str]:
 
 
 def test_stable_launcher_starts_an_installed_bundle_and_falls_back(bundle, stable_launcher, tmp_path):
-    home = tmp_path / "AurSwift"  # the first install: the archive's bundle with the launcher beside it
+    home = tmp_path / "AurSwift"  # the first install: the archive's bundle, the launcher beside the executable
     subprocess.run(["cp", "-al", str(bundle.folder), str(home)], check=True)
-    shutil.copy2(stable_launcher, home / stable_launcher.name)
     data = tmp_path / "data"
     _install(bundle.folder, data, "9.0.0")
     (data / "app" / "current.json").write_text(json.dumps({"current": "9.0.0", "previous": "bundled", "trial": True}))
