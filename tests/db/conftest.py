@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 
-# Until every test imports these from tests.helpers (the names moved there):
-from tests.helpers.shop import CHAINS, Shop, add_shop_data  # noqa: F401
-from tests.helpers.sqlite import dump, ro_uri, sha  # noqa: F401
-
 
 @pytest.fixture
 def live_db(tmp_path: Path) -> Path:

@@ -15,7 +15,7 @@ import pytest
 from maintenance.db import backups
 from maintenance.db.integrity import check_touched, schema_only
 from maintenance.db.sqlite_tools import copy_file, pinned_snapshot
-from tests.db.conftest import sha
+from tests.helpers.sqlite import sha
 
 MB = 1024 * 1024
 

@@ -10,7 +10,7 @@ import pytest
 
 from maintenance import exceptions
 from maintenance.db import backups
-from tests.db.conftest import sha
+from tests.helpers.sqlite import sha
 
 NOW = datetime(2026, 11, 24, 9, 30, 0).astimezone()
 

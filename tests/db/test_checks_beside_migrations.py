@@ -10,39 +10,9 @@ backup (or finishes the upgrade).
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 
-from tests.helpers.app import REPO_ROOT
 from tests.helpers.sqlite import dump, ro_uri, sha
-
-
-def _killed_at(shop, chain: str, step: str) -> None:
-    """Run ``upgrade_db`` until it pauses at ``step``, then SIGKILL it there."""
-    env = shop.env_for(chain)
-    env["AURSWIFT_TEST_PAUSE_AT"] = step
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "manage.py"), "upgrade_db"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if line.startswith(f"AURSWIFT PAUSED AT {step}"):
-                proc.send_signal(signal.SIGKILL)
-                break
-        else:
-            raise AssertionError(f"the upgrade never reached {step}: exit {proc.wait()}")
-    finally:
-        proc.wait(timeout=30)
-        for stream in (proc.stdout, proc.stderr):
-            stream.close()  # type: ignore[union-attr]
-    assert proc.returncode == -signal.SIGKILL
 
 
 def _history(shop) -> list[dict]:
@@ -52,7 +22,7 @@ def _history(shop) -> list[dict]:
 
 def test_killed_while_the_checks_still_run_the_previous_version_gets_its_database_back(v1_shop):
     before = dump(v1_shop.db)
-    _killed_at(v1_shop, "v2", "joining_checks")  # migrated and verified, the checks not yet joined
+    v1_shop.kill_at("joining_checks", "upgrade_db", chain="v2")  # migrated and verified, the checks not yet joined
     assert (v1_shop.data_dir / "upgrade-in-progress.json").exists()
 
     code, out = v1_shop.upgrade_json("v1")  # the previous version starts again
@@ -62,7 +32,7 @@ def test_killed_while_the_checks_still_run_the_previous_version_gets_its_databas
 
 
 def test_killed_while_the_checks_still_run_the_next_start_finishes_the_upgrade(v1_shop):
-    _killed_at(v1_shop, "v2", "joining_checks")
+    v1_shop.kill_at("joining_checks", "upgrade_db", chain="v2")
     code, out = v1_shop.upgrade_json("v2")
     assert (code, out["outcome"]) == (0, "upgraded"), out
     assert {"colour", "size"} <= set(v1_shop.columns("shopext_widget"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.db.conftest import sha
+from tests.helpers.sqlite import sha
 
 
 def test_new_database_is_created_and_fully_migrated(shop):

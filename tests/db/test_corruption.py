@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from tests.db.conftest import add_shop_data, sha
+from tests.helpers.shop import add_shop_data
+from tests.helpers.sqlite import sha
 
 
 def _damage(path, how: str) -> None:

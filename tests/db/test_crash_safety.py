@@ -7,15 +7,11 @@ before or fully upgraded, with every row still there.
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.db.conftest import dump
+from tests.helpers.sqlite import dump
 
 
 @pytest.fixture
@@ -32,29 +28,6 @@ def shop_with_sales(shop):
     return shop
 
 
-def _kill_at(shop, chain: str, step: str) -> None:
-    env = shop.env_for(chain)
-    env["AURSWIFT_TEST_PAUSE_AT"] = step
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "manage.py"), "upgrade_db"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if line.startswith(f"AURSWIFT PAUSED AT {step}"):
-                proc.send_signal(signal.SIGKILL)
-                break
-        else:
-            pytest.fail(f"the upgrade never reached {step}: exit {proc.wait()}")
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
-
 def _assert_intact(shop) -> None:
     conn = sqlite3.connect(f"file:{shop.db}?mode=ro", uri=True)
     try:
@@ -67,7 +40,7 @@ def _assert_intact(shop) -> None:
 
 @pytest.mark.parametrize("step", ["before_backup", "during_backup", "after_backup", "during_migration", "verify_done"])
 def test_killed_upgrade_finishes_on_the_next_run(shop_with_sales, step):
-    _kill_at(shop_with_sales, "v2", step)
+    shop_with_sales.kill_at(step, "upgrade_db", chain="v2")
     _assert_intact(shop_with_sales)  # openable and complete even right after the kill
     code, out = shop_with_sales.upgrade_json("v2")
     assert code == 0, out
@@ -79,7 +52,7 @@ def test_killed_upgrade_finishes_on_the_next_run(shop_with_sales, step):
 @pytest.mark.parametrize("step", ["during_restore", "restore_swapping"])
 def test_killed_restore_is_completed_on_the_next_run(shop_with_sales, step):
     before = dump(shop_with_sales.db)
-    _kill_at(shop_with_sales, "fail2", step)
+    shop_with_sales.kill_at(step, "upgrade_db", chain="fail2")
     code, out = shop_with_sales.upgrade_json("fail2")  # restores the interrupted run, retries, fails, restores
     assert code == 3, out
     assert dump(shop_with_sales.db) == before

@@ -11,8 +11,9 @@ import pytest
 
 from maintenance import exceptions
 from maintenance.db import backups
-from tests.conftest import fill_disk, small_tmpfs
-from tests.db.conftest import add_shop_data, dump, sha
+from tests.helpers.disk import fill_disk, small_tmpfs
+from tests.helpers.shop import add_shop_data
+from tests.helpers.sqlite import dump, sha
 
 MB = 1024 * 1024
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.db.conftest import CHAINS, sha
+from tests.helpers.app import REPO_ROOT
+from tests.helpers.shop import CHAINS
+from tests.helpers.sqlite import sha
 
 LEDGER = "aurswift_migration_fingerprints"
 PRINT_FINGERPRINTS = """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.conftest import dump, sha
+from tests.helpers.sqlite import dump, sha
 
 
 def test_upgrade_applies_pending_with_a_verified_backup(v1_shop):

@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 from maintenance.db.health import kept_aside_files
-from tests.db.conftest import dump, ro_uri
+from tests.helpers.sqlite import dump, ro_uri
 
 
 def _die_mid_transaction(db) -> None:

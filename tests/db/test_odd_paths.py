@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.conftest import Shop, add_shop_data, dump
+from tests.helpers.shop import Shop, add_shop_data
+from tests.helpers.sqlite import dump
 
 ODD_NAMES = ["till #1", "50% off", "what?", "a&b=c", "café ünï", "sp ace #%?&="]
 

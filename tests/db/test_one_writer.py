@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from maintenance.db.health import kept_aside_files
-from tests.conftest import REPO_ROOT, start_headless
-from tests.db.conftest import dump, ro_uri, sha
+from tests.helpers.app import REPO_ROOT, start_headless
+from tests.helpers.sqlite import dump, ro_uri, sha
 
 
 def _pause(shop, chain: str, step: str, *args: str) -> subprocess.Popen:

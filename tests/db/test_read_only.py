@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import small_tmpfs
-from tests.db.conftest import add_shop_data, sha
+from tests.helpers.disk import small_tmpfs
+from tests.helpers.shop import add_shop_data
+from tests.helpers.sqlite import sha
 
 
 @pytest.fixture

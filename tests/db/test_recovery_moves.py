@@ -17,8 +17,8 @@ import textwrap
 import pytest
 
 from maintenance.db.health import kept_aside_files
-from tests.conftest import REPO_ROOT
-from tests.db.conftest import ro_uri
+from tests.helpers.app import REPO_ROOT
+from tests.helpers.sqlite import ro_uri
 
 SALES_IN_WAL = 120
 

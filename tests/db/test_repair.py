@@ -12,7 +12,7 @@ import pytest
 from maintenance import exceptions
 from maintenance.db import recovery
 from maintenance.db.health import kept_aside_files
-from tests.db.conftest import ro_uri, sha
+from tests.helpers.sqlite import ro_uri, sha
 
 
 def _damaged_shop(folder: Path, rows: int = 60_000) -> Path:

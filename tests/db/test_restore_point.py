@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import errno
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from maintenance.db import backups, recovery
-from tests.conftest import REPO_ROOT
-from tests.db.conftest import dump, ro_uri, sha
+from tests.helpers.sqlite import dump, ro_uri, sha
 
 
 def _totals(path: Path) -> list[int]:
@@ -140,29 +136,6 @@ STEPS_BEFORE_THE_MARKER = ["restore_staged"]
 STEPS_AFTER_THE_MARKER = ["restore_point_keeping", "restore_point_linked", "restore_swapping"]
 
 
-def _kill_restore_at(shop, backup: Path, step: str) -> None:
-    env = shop.env_for("v1")
-    env["AURSWIFT_TEST_PAUSE_AT"] = step
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "manage.py"), "restore_db", str(backup)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if line.startswith(f"AURSWIFT PAUSED AT {step}"):
-                proc.send_signal(signal.SIGKILL)
-                break
-        else:
-            pytest.fail(f"restore_db never reached {step}: exit {proc.wait()}")
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
-
 @pytest.fixture
 def shop_to_restore(v1_shop):
     """A shop with a backup of its 50 widgets, whose live database then lost them (what the restore undoes)."""
@@ -186,7 +159,7 @@ def test_restore_killed_before_its_marker_leaves_the_database_as_it_was(shop_to_
     shop, backup = shop_to_restore
     before = dump(shop.db)
     listing = sorted(p.name for p in (shop.data_dir / "backups").iterdir())
-    _kill_restore_at(shop, backup, step)
+    shop.kill_at(step, "restore_db", str(backup))
     assert dump(shop.db) == before  # right after the kill
 
     code, out = shop.upgrade_json("v1")  # the next start
@@ -201,7 +174,7 @@ def test_restore_killed_after_its_marker_is_finished_with_its_restore_point(shop
     shop, backup = shop_to_restore
     before = dump(shop.db)
     wanted = dump(backup)
-    _kill_restore_at(shop, backup, step)
+    shop.kill_at(step, "restore_db", str(backup))
     assert dump(shop.db) in (before, wanted)  # right after the kill: one database or the other, whole
 
     code, out = shop.upgrade_json("v1")  # the next start finishes the restore

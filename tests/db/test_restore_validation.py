@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.db.conftest import sha
+from tests.helpers.sqlite import sha
 
 
 def _make(kind: str, tmp_path: Path, shop) -> Path:

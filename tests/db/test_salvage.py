@@ -21,6 +21,7 @@ import pytest
 
 from maintenance.db import salvage as salvage_mod
 from maintenance.db.salvage import METHOD_CLI, METHOD_COPY, METHOD_COPY_STOPPED, TableRecovery, salvage
+from tests.helpers.sqlite import sha
 
 BIG_ROWS = 20_000
 SMALL_ROWS = 40
@@ -29,10 +30,6 @@ WEIRD_FOLDER = "till #1 %20 ?&="
 
 def payload(i: int) -> str:
     return (hashlib.sha256(str(i).encode()).hexdigest() * 5)[:300]
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def ro(path: Path) -> sqlite3.Connection:

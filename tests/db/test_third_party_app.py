@@ -10,12 +10,11 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import app
 
 pytest.importorskip("allauth")
 
@@ -24,14 +23,8 @@ LEDGER = "aurswift_migration_fingerprints"
 
 
 def manage(env: dict[str, str], data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-        cwd=REPO_ROOT,
-        env={**env, "AURSWIFT_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": SETTINGS},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {**env, "AURSWIFT_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": SETTINGS}
+    return app.manage(*args, env=env, timeout=300)
 
 
 def upgrade(env: dict[str, str], data_dir: Path) -> tuple[int, dict]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
-from tests.helpers.app import manage
+from tests.helpers.app import REPO_ROOT, manage
 from tests.helpers.sqlite import ro_uri
 
 CHAINS = "tests.db.fixture_apps.shopext."
@@ -36,6 +38,30 @@ class Shop:
 
     def manage(self, *args: str, chain: str | None = "v1", timeout: float = 120) -> subprocess.CompletedProcess:
         return manage(*args, env=self.env_for(chain), timeout=timeout)
+
+    def kill_at(self, step: str, *args: str, chain: str | None = "v1") -> None:
+        """Run ``manage.py *args`` until it pauses at the test hook ``step``, then SIGKILL it there."""
+        env = self.env_for(chain)
+        env["AURSWIFT_TEST_PAUSE_AT"] = step
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for line in proc.stderr:  # type: ignore[union-attr]
+                if line.startswith(f"AURSWIFT PAUSED AT {step}"):
+                    proc.send_signal(signal.SIGKILL)
+                    break
+            else:
+                raise AssertionError(f"{args[0]} never reached {step}: exit {proc.wait()}")
+        finally:
+            proc.wait(timeout=30)
+            proc.stderr.close()  # type: ignore[union-attr]
+        assert proc.returncode == -signal.SIGKILL
 
     def upgrade_json(self, chain: str | None = "v1") -> tuple[int, dict]:
         proc = self.manage("upgrade_db", "--json", chain=chain)
