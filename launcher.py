@@ -202,8 +202,28 @@ def hand_over_to_stable_launcher(argv: list[str]) -> None:
             print(f"AurSwift: the stable launcher {launcher} cannot start ({err})", file=sys.stderr, flush=True)
 
 
+def add_menu_entry() -> int:
+    """``aurswift --add-menu-entry``: add AurSwift to this user's desktop menu (Linux desktops)."""
+    if not sys.platform.startswith("linux"):
+        print("AurSwift: a desktop menu entry is only added on Linux here.", file=sys.stderr)
+        return 2
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from aurswift.desktop_entry import add_menu_entry as write_entry
+
+    try:
+        path = write_entry(ROOT)
+    except OSError as err:
+        print(f"AurSwift: the menu entry could not be written ({err.strerror or err}).", file=sys.stderr)
+        return 2
+    print(f"Added AurSwift to the desktop menu: {path}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--add-menu-entry"]:  # before the hand-over: the entry points at what the shop started
+        return add_menu_entry()
     hand_over_to_stable_launcher(argv)
     if argv[:1] == ["manage"]:
         return run_management_command(argv[1:])
@@ -212,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog="`%(prog)s manage <command> [args]` runs a management command (check_db, upgrade_db, check_update, …).",
     )
     parser.add_argument("--headless", action="store_true", help="serve without a window and print the URL")
+    parser.add_argument(
+        "--add-menu-entry", action="store_true", help="add AurSwift to the desktop menu (Linux) and quit"
+    )
     args = parser.parse_args(argv)
     if hasattr(faulthandler, "register"):  # POSIX: `kill -USR1 <pid>` prints every thread's stack, for hangs
         import signal

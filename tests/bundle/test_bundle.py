@@ -141,6 +141,19 @@ def test_first_install_archive_extracts_anywhere_and_runs(bundle, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Classification: new" in proc.stdout
+    # on request, a desktop menu entry that starts this very program
+    menus = tmp_path / "xdg data"
+    proc = subprocess.run(
+        ["/usr/bin/env", "-i", f"XDG_DATA_HOME={menus}", "./aurswift", "--add-menu-entry"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    entry = menus / "applications" / "aurswift.desktop"
+    assert proc.returncode == 0 and proc.stdout.strip() == f"Added AurSwift to the desktop menu: {entry}", proc
+    lines = dict(line.split("=", 1) for line in entry.read_text().splitlines()[1:])
+    assert lines["Exec"] == f'"{folder / "aurswift"}"' and Path(lines["Icon"]).is_file()
 
 
 @pytest.mark.window
