@@ -8,6 +8,7 @@ settings follow below them and are not meant to be changed per shop.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import environ
@@ -76,6 +77,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         }
     )
+    # Each server thread keeps its connection between requests: a new one costs milliseconds, and
+    # closing the last one checkpoints and deletes the log (an fsync) after every request.
+    # maintenance.middleware drops a kept connection whose file was replaced (a restore) or changed.
+    # Windows cannot replace a file that is open, so there each request still closes its own.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if os.name == "nt" else None)
 
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [

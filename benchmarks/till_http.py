@@ -9,7 +9,9 @@ window's launch URL, signs in with the PIN and rings up sales the way the
 till's page does:
 
 * ``fetch`` (the till with its script): add ×3 answered with the basket
-  fragment, pay (a form post, redirected), the receipt;
+  fragment, pay answered with the receipt page itself (a checkout whose
+  till answers the script's payment with a redirect gets it followed, as its
+  page did with a form post);
 * ``form`` (no script, and every version before the fragment): add ×3, each
   redirected to a whole till page, pay, the receipt.
 
@@ -18,8 +20,10 @@ from the first add to the receipt's last byte; the till page loaded for the
 next customer is timed apart ("next"). Prints p50/p99 per sale and one JSON
 line per database and mode (for benchmarks/run.py).
 
-``--app-root DIR`` serves another checkout (e.g. ``git archive`` of an older
-commit) against the same databases: before/after figures from one run.
+``--app-root DIR`` serves another checkout (e.g. ``git worktree add`` of an
+older commit) against the same databases: before/after figures from one run.
+Every checkout and database size is served at once and their sales take
+turns, so the load of anything else on the machine falls on all alike.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import http.client
 import json
 import math
+import os
 import re
 import shutil
 import statistics
@@ -57,6 +62,7 @@ class Client:
         parts = urllib.parse.urlsplit(base)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.cookies: dict[str, str] = {}
+        self.headers: http.client.HTTPMessage = http.client.HTTPMessage()  # of the last response
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> http.client.HTTPResponse:
@@ -94,6 +100,7 @@ class Client:
         for _ in range(10):
             response = self._send(method, path, body, extra)
             text = response.read().decode()
+            self.headers = response.msg
             if follow and response.status in (301, 302, 303) and response.getheader("Location"):
                 path = urllib.parse.urljoin(path, response.getheader("Location"))
                 method, body, extra = "GET", None, {}
@@ -143,7 +150,6 @@ class App:
         self.base = "/".join(self.url.split("/")[:3])
 
     def stop(self) -> None:
-        import os
         import signal
 
         if self.proc.poll() is None:
@@ -223,8 +229,14 @@ class Seller:
                 assert status == 200 and final == "/" and 'id="order-total"' in text, (status, final, text[:300])
             adds.append(time.perf_counter() - t)
         t = time.perf_counter()
-        status, final, text = client.request("/order/pay/", {"csrfmiddlewaretoken": self.token, "quick": "exact"})
-        assert status == 200 and final.startswith("/receipt/") and 'id="receipt-total"' in text, (status, final)
+        form = {"csrfmiddlewaretoken": self.token, "quick": "exact"}
+        if self.mode == "fetch":
+            status, final, text = client.request("/order/pay/", form, headers=FRAGMENT_HEADERS)
+            shown = client.headers.get("X-Till-Page") or final  # the receipt's address, or where a redirect led
+        else:
+            status, final, text = client.request("/order/pay/", form)
+            shown = final
+        assert status == 200 and shown.startswith("/receipt/") and 'id="receipt-total"' in text, (status, shown)
         pay = time.perf_counter() - t
         elapsed = time.perf_counter() - started
         t = time.perf_counter()
@@ -277,30 +289,38 @@ def scratch_copy(base: Path, name: str) -> Path:
     return target
 
 
-def measure(orders: int, modes: list[str], count: int, roots: dict[str, Path], warmup: int = 20) -> list[dict]:
-    """Serve each checkout on its own copy of the database at once; alternate their sales, one each in turn."""
-    base = database(orders)
-    size_mb = (base / "pos_system.db").stat().st_size / 1e6
-    apps: dict[str, App] = {}
-    sellers: list[tuple[str, Seller]] = []
+def measure(sizes: list[int], modes: list[str], count: int, roots: dict[str, Path], warmup: int = 20) -> list[dict]:
+    """Serve each checkout on its own copy of each database at once; alternate their sales, one each in turn.
+
+    All of them in one loop, so that load from elsewhere on the machine slows
+    every checkout and every database size alike: "flat in database size" and
+    "faster than before" are read from the same seconds.
+    """
+    apps: dict[tuple[str, int], App] = {}
+    sellers: list[tuple[str, int, Seller]] = []
+    sizes_mb: dict[int, float] = {}
     try:
-        for label, root in roots.items():
-            apps[label] = App(scratch_copy(base, f"run-{label}"), root)
-            for mode in modes:
-                client = sign_in(apps[label])
-                if mode == "fetch" and not answers_fragments(client):
-                    print(f"{label:>8} {mode:>5} | no basket fragment (a fetch gets a redirect): skipped", flush=True)
-                    continue
-                sellers.append((label, Seller(client, mode)))
+        for orders in sizes:
+            base = database(orders)
+            sizes_mb[orders] = (base / "pos_system.db").stat().st_size / 1e6
+            for label, root in roots.items():
+                app = apps[label, orders] = App(scratch_copy(base, f"run-{label}-{orders}"), root)
+                for mode in modes:
+                    client = sign_in(app)
+                    if mode == "fetch" and not answers_fragments(client):
+                        print(f"{label:>8} {mode:>5} | no basket fragment (a fetch is redirected): skipped", flush=True)
+                        continue
+                    sellers.append((label, orders, Seller(client, mode)))
         for i in range(warmup + count):  # interleaved: a noisy machine slows them all alike
-            for _, seller in sellers:
+            for _, _, seller in sellers:
                 seller.sale(i, timed=i >= warmup)
     finally:
-        for label, app in apps.items():
+        for (label, orders), app in apps.items():
             app.stop()
-            shutil.rmtree(OUT / f"run-{label}", ignore_errors=True)
+            shutil.rmtree(OUT / f"run-{label}-{orders}", ignore_errors=True)
     results = []
-    for label, seller in sellers:
+    for label, orders, seller in sellers:
+        size_mb = sizes_mb[orders]
         result = seller.figures() | {"app": label, "past_orders": orders, "db_mb": round(size_mb, 1)}
         results.append(result)
         print(
@@ -315,7 +335,9 @@ def measure(orders: int, modes: list[str], count: int, roots: dict[str, Path], w
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, nargs="+", default=[100, 100_000], help="past orders (one run each)")
+    parser.add_argument(
+        "--orders", type=int, nargs="+", default=[100, 100_000], help="past orders (a database each, served at once)"
+    )
     parser.add_argument("--sales", type=int, default=200, help="timed sales per client (after 20 untimed)")
     parser.add_argument("--mode", choices=["fetch", "form", "both"], default="both")
     parser.add_argument(
@@ -325,11 +347,12 @@ def main() -> None:
     modes = ["fetch", "form"] if args.mode == "both" else [args.mode]
     roots = {"this": ROOT} | {path.name: path.resolve() for path in args.app_root}
     print("a sale = add ×3, pay (exact cash), receipt; over loopback HTTP, one kept-alive connection", flush=True)
-    results = []
-    for orders in args.orders:
-        results += measure(orders, modes, args.sales, roots)
+    load_before = os.getloadavg()
+    results = measure(args.orders, modes, args.sales, roots)
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    print(f"load average (1, 5, 15 min) before {load['before']}, after {load['after']} on {os.cpu_count()} CPUs")
     for result in results:
-        print(json.dumps(result))
+        print(json.dumps(result | {"load": load}))
     target = [r for r in results if r["app"] == "this" and r["mode"] == "fetch"]
     if target:
         worst_p50 = max(r["sale_p50_ms"] for r in target)

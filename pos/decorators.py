@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import cache, wraps
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -13,6 +13,17 @@ from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@cache
+def _profile_with_user():
+    """The staff profile and its user by user id, in one prepared query (models load after this module)."""
+    from pos.models import StaffProfile
+    from pos.services.prepared import Prepared
+
+    return Prepared(
+        lambda user_id: StaffProfile.objects.select_related("user").filter(user_id=user_id).order_by(), user_id=int
+    )
 
 
 def _load_till_user(request: HttpRequest) -> None:
@@ -34,9 +45,9 @@ def _load_till_user(request: HttpRequest) -> None:
         user_id = get_user_model()._meta.pk.to_python(session[SESSION_KEY])
     except (KeyError, ValidationError, TypeError, ValueError):
         return
-    from pos.models import StaffProfile
-
-    profile = StaffProfile.objects.select_related("user").filter(user_id=user_id).first()
+    if type(user_id) is not int or not 0 < user_id < 2**63:
+        return  # left to Django's loader (a signed session holds what sign-in put there: an id)
+    profile = _profile_with_user().first(user_id=user_id)
     if profile is None:
         return
     user = profile.user  # user.staff is the profile: select_related fills both sides of a one-to-one

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from html import escape
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from pos.decorators import till_user_required
 from pos.exceptions import PosError
-from pos.models import Business, Order, OrderLine, Product, StaffProfile, Table, ZReport
+from pos.models import Business, Order, OrderLine, Payment, Product, Refund, StaffProfile, Table, ZReport
 from pos.services import catalogue, orders, pins, reports
 from pos.services.money import MAX_AMOUNT_MINOR, format_money, parse_money
 
@@ -41,8 +44,7 @@ JUST_PAID = "pos_paid"
 
 def _current(request: HttpRequest) -> Order | None:
     """Return the open order on this till's screen, if any."""
-    pk = _id(request.session.get(CURRENT))
-    order = Order.objects.select_related("table").filter(pk=pk, status=Order.Status.OPEN).first() if pk else None
+    order = orders.open_order_by_id(_id(request.session.get(CURRENT)))
     if order is None and CURRENT in request.session:
         del request.session[CURRENT]
     return order
@@ -139,6 +141,31 @@ def _wants_fragment(request: HttpRequest) -> bool:
     )
 
 
+QUICK_CASH_NOTES = (500, 1000, 2000, 5000)
+"""The quick-cash buttons under the basket, in minor units (one tap pays with that note)."""
+
+
+def _table_options(tables: list[tuple[Table, Order | None]], order: Order | None, pending: Table | None) -> str:
+    """Return the ``<option>``s of the basket's table list (built here: the basket is drawn after every tap).
+
+    The table the order (or the tab about to open) is on is selected; a table
+    with another order's open tab says so.
+    """
+    chosen = order.table_id if order else (pending.pk if pending else None)
+    options = (
+        f'<option value="{int(table.pk)}"{" selected" if table.pk == chosen else ""}>{escape(str(table.name))}'
+        f"{' (open)' if tab is not None and (order is None or tab.pk != order.pk) else ''}</option>"
+        for table, tab in tables
+    )
+    return mark_safe("".join(options))  # noqa: S308 - the names are escaped, the ids are ints
+
+
+def _quick_cash_buttons(order: Order | None) -> list[tuple[int, bool]]:
+    """Return (note in minor units, too small for the total) for each quick-cash button."""
+    total = order.total_minor if order else 0
+    return [(note, note < total) for note in QUICK_CASH_NOTES]
+
+
 def _basket_context(
     request: HttpRequest,
     order: Order | None,
@@ -150,17 +177,21 @@ def _basket_context(
 ) -> dict:
     """Return what the basket (the right-hand side of the till) and the open orders above the products show."""
     if lines is None:
-        lines = list(order.lines.all()) if order else []
-    open_list = list(orders.open_orders())
+        lines = orders.lines_of(order) if order else []
+    open_list = orders.open_orders_list()
     tabs = {o.table_id: o for o in open_list if o.table_id}
     me = request.user.staff
+    pending_table = None if order else _pending_table(request)
+    tables = [(table, tabs.get(table.pk)) for table in catalogue.current().tables]
     return {
         "business": _business(),
         "order": order,
         "lines": lines,
-        "pending_table": None if order else _pending_table(request),
+        "pending_table": pending_table,
         "open_orders": [o for o in open_list if order is None or o.pk != order.pk],
-        "tables": [(table, tabs.get(table.pk)) for table in catalogue.current().tables],
+        "tables": tables,
+        "table_options": _table_options(tables, order, pending_table),
+        "quick_cash": _quick_cash_buttons(order),
         "here": here,
         "confirm_void": void and bool(lines),
         "line_to_void": next((ln for ln in lines if str(ln.pk) == str(line_to_void)), None) if line_to_void else None,
@@ -423,10 +454,16 @@ def _quick_cash(value: str, order: Order) -> int:
 @require_POST
 @till_user_required
 def pay(request: HttpRequest) -> HttpResponse:
+    """Take payment; show the receipt (with the change due).
+
+    A form post is redirected to the receipt's own page. The till's script gets
+    the receipt page at once, with its address in ``X-Till-Page``, and shows it
+    there: one request instead of two. Anything wrong is said on the till.
+    """
     order = _current(request)
     if order is None:
         messages.error(request, "The basket is empty.")
-        return redirect("pos:till")
+        return _stay(request)
     method = request.POST.get("method", "")
     quick = request.POST.get("quick", "")
     business = _business()
@@ -436,13 +473,22 @@ def pay(request: HttpRequest) -> HttpResponse:
             method, tendered = "cash", _quick_cash(quick, order)
         else:
             tendered = parse_money(request.POST.get("tendered", ""), symbol) if method == "cash" else None
-        orders.pay(order, method, taken_by=request.user, tendered_minor=tendered)
+        payment = orders.pay(order, method, taken_by=request.user, tendered_minor=tendered)
     except PosError as err:
         messages.error(request, err.message)
-        return redirect("pos:till")
+        return _stay(request, order)
     _show(request, None)
-    request.session[JUST_PAID] = order.pk
-    return redirect("pos:receipt", pk=order.pk)
+    if not _wants_fragment(request):
+        request.session[JUST_PAID] = order.pk
+        return redirect("pos:receipt", pk=order.pk)
+    paid = payment.order
+    if paid.cashier_id == request.user.pk:
+        Order.cashier.field.set_cached_value(paid, request.user)
+    response = _receipt_page(request, paid, payment=payment, just_paid=True, refunds=[])
+    response["X-Till-Page"] = reverse("pos:receipt", args=[paid.pk])
+    response["Vary"] = "X-Requested-With, Accept"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
@@ -486,18 +532,17 @@ def void_line(request: HttpRequest, line_id: str) -> HttpResponse:
 
 
 def _order_or_404(pk: int) -> Order:
-    order = Order.objects.select_related("cashier", "table").filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    order = orders.for_receipt(pk)
     if order is None:
         raise Http404("No such receipt.")
     return order
 
 
-@till_user_required
-def receipt(request: HttpRequest, pk: int) -> HttpResponse:
-    order = _order_or_404(pk)
-    lines = list(order.lines.all())
-    payment = order.payments.first()
-    just_paid = request.session.pop(JUST_PAID, None) == order.pk
+def _receipt_page(
+    request: HttpRequest, order: Order, *, payment: Payment | None, just_paid: bool, refunds: list[Refund]
+) -> HttpResponse:
+    """Render the receipt of ``order``; the change due shows only right after the payment."""
+    lines = orders.lines_of(order)
     return render(
         request,
         "pos/receipt.html",
@@ -507,10 +552,19 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": lines,
             "payment": payment,
             "vat_rates": reports.receipt_vat(lines),
-            "refunds": list(order.refunds.prefetch_related("lines__order_line").select_related("approved_by")),
+            "refunds": refunds,
             "change_due": payment.change_minor if just_paid and payment and payment.method == "cash" else None,
             "can_refund": order.status == Order.Status.PAID,
         },
+    )
+
+
+@till_user_required
+def receipt(request: HttpRequest, pk: int) -> HttpResponse:
+    order = _order_or_404(pk)
+    just_paid = request.session.pop(JUST_PAID, None) == order.pk
+    return _receipt_page(
+        request, order, payment=orders.first_payment(order), just_paid=just_paid, refunds=orders.refunds_of(order)
     )
 
 

@@ -13,16 +13,40 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from pos.exceptions import InvalidInput, OrderClosedError, PaymentError, PosError
 from pos.models import LineVoid, Order, OrderLine, Payment, Product, Refund, RefundLine, Table
 from pos.services.money import MAX_AMOUNT_MINOR, format_money, line_amounts
+from pos.services.prepared import Prepared
 
 MAX_QUANTITY = 999
 """The most of one item a line can hold: more is a typing slip, not a sale."""
 MAX_REASON_LENGTH: int = Order._meta.get_field("void_reason").max_length or 200
+MAX_ID = 2**63 - 1
+
+# What the till reads on every tap, compiled once per thread (pos.services.prepared).
+_OPEN_ORDER = Prepared(
+    lambda pk: Order.objects.select_related("table").filter(pk=pk, status=Order.Status.OPEN).order_by(), pk=int
+)
+_ORDER_FOR_RECEIPT = Prepared(
+    lambda pk: Order.objects.select_related("cashier", "table").filter(pk=pk).order_by(), pk=int
+)
+_LINES = Prepared(lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("pk"), order_id=int)
+_FIRST_PAYMENT = Prepared(lambda order_id: Payment.objects.filter(order_id=order_id).order_by("pk")[:1], order_id=int)
+_REFUNDS = Prepared(
+    lambda order_id: Refund.objects.filter(order_id=order_id).select_related("approved_by"), order_id=int
+)
+_TO_PAY = Prepared(  # the order, read again under the write lock, and whether it has any line
+    lambda pk: (
+        Order.objects.select_for_update()
+        .filter(pk=pk)
+        .order_by()
+        .annotate(has_lines=Exists(OrderLine.objects.filter(order_id=OuterRef("pk"))))
+    ),
+    pk=int,
+)
 
 
 def parse_quantity(text: str | None) -> int:
@@ -87,6 +111,43 @@ def current_order(cashier) -> Order | None:
     return Order.objects.filter(cashier=cashier, status=Order.Status.OPEN).order_by("-created_at", "-pk").first()
 
 
+def open_order_by_id(pk: int | None) -> Order | None:
+    """Return the open order with this id (its table loaded), or None."""
+    return _OPEN_ORDER.first(pk=pk) if pk and 0 < pk <= MAX_ID else None
+
+
+def lines_of(order: Order) -> list[OrderLine]:
+    """Return the order's lines, in the order they were rung up."""
+    lines = _LINES.all(order_id=order.pk)
+    for line in lines:
+        OrderLine.order.field.set_cached_value(line, order)  # as order.lines.all() would
+    return lines
+
+
+def for_receipt(pk: int) -> Order | None:
+    """Return the order with this id, its cashier and table loaded (any status), or None."""
+    return _ORDER_FOR_RECEIPT.first(pk=pk) if 0 < pk <= MAX_ID else None
+
+
+def first_payment(order: Order) -> Payment | None:
+    return _FIRST_PAYMENT.first(order_id=order.pk)
+
+
+def refunds_of(order: Order) -> list[Refund]:
+    """Return the order's refunds, newest first, with their lines and who approved them."""
+    refunds = _REFUNDS.all(order_id=order.pk)
+    if refunds:
+        prefetch_related_objects(refunds, "lines__order_line")
+    return refunds
+
+
+def _keep_related(order: Order, shown: Order) -> None:
+    """Give ``order`` (read again) the table and cashier already loaded on ``shown``, the same order."""
+    for field in (Order.table.field, Order.cashier.field):
+        if field.is_cached(shown) and getattr(shown, field.attname) == getattr(order, field.attname):
+            field.set_cached_value(order, field.get_cached_value(shown))
+
+
 def add_product(order: Order, product: Product, quantity: int = 1) -> OrderLine:
     """Add ``quantity`` of ``product``; the same product at the same price adds to its line."""
     return _add(order, product, quantity)[0]
@@ -106,7 +167,7 @@ def _add(order: Order, product: Product, quantity: int) -> tuple[OrderLine, list
         raise PosError("Quantity must be at least 1.")
     # Match in Python among this order's few lines: a SQL filter on product_id
     # tempts SQLite into the product index, which spans every sale ever made.
-    lines = list(order.lines.all())
+    lines = lines_of(order)
     line = next(
         (ln for ln in lines if ln.product_id == product.pk and ln.unit_price_minor == product.price_minor),
         None,
@@ -173,10 +234,12 @@ def pay(
     Cash: ``tendered_minor`` must cover the total; the change is recorded.
     Card: the total is charged.
     """
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    shown = order
+    order = _TO_PAY.first(pk=order.pk) or Order.objects.select_for_update().get(pk=order.pk)  # get: DoesNotExist
     _require_open(order)
-    if not order.lines.exists():
+    if not order.has_lines:  # type: ignore[attr-defined]  # the annotation
         raise PaymentError("The basket is empty.")
+    _keep_related(order, shown)
     symbol = _symbol()
     if method == Payment.Method.CASH:
         if tendered_minor is None:
@@ -367,6 +430,14 @@ def open_orders() -> QuerySet[Order]:
         .select_related("table", "cashier")
         .order_by("created_at", "pk")
     )
+
+
+_OPEN_ORDERS = Prepared(open_orders)
+
+
+def open_orders_list() -> list[Order]:
+    """Return :func:`open_orders` as a list (a prepared query: the till shows them after every tap)."""
+    return _OPEN_ORDERS.all()
 
 
 def tab_for(table: Table) -> Order | None:

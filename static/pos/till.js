@@ -1,5 +1,12 @@
 // Small helpers for touch screens. Everything also works without them (the forms post to the server).
 (function () {
+  // A page shown in place (the receipt after a payment, below) has a history entry of its own: Back and
+  // Forward between it and the page it replaced load the page of the address they arrive at.
+  var paged = false;
+  window.addEventListener("popstate", function (event) {
+    if (paged || (event.state && event.state.tillPage)) window.location.reload();
+  });
+
   // PIN keypads
   document.querySelectorAll(".keypad").forEach(function (pad) {
     var input = document.getElementById(pad.dataset.target);
@@ -91,10 +98,11 @@
   }
   initChangeDue();
 
-  // Basket actions (add, scan, quantity, table, line void) go by fetch: the server answers with the
-  // basket and the open orders, swapped in here, instead of a redirect and a whole new page. One
-  // request at a time, in the order tapped; while any is on its way, <body aria-busy="true">, and
-  // links and other forms (Pay, Park…) wait for the basket to be up to date before they go.
+  // Basket actions (add, scan, quantity, table, line void, pay) go by fetch: the server answers with
+  // the basket and the open orders, swapped in here, instead of a redirect and a whole new page; a
+  // payment is answered with the receipt page itself (its address in X-Till-Page), shown at once.
+  // One request at a time, in the order tapped; while any is on its way, <body aria-busy="true">,
+  // and links and other forms (Park…) wait for the basket to be up to date before they go.
   var basket = document.querySelector(".basket");
   var enhanced = basket && window.fetch && window.DOMParser && !document.querySelector(".tables-grid");
   if (!enhanced) return;
@@ -132,8 +140,10 @@
     return null;
   }
 
+  // The form's fields, sent urlencoded as a plain form post would be (no file fields here; the server
+  // reads that faster than multipart).
   function formData(form, submitter) {
-    var data = new FormData(form);
+    var data = new URLSearchParams(new FormData(form));
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
     return data;
   }
@@ -172,6 +182,19 @@
     return true;
   }
 
+  // A whole page answered to a basket action (the receipt after a payment): shown as if navigated to,
+  // with its own address; Back and Forward load the pages they go to.
+  function showPage(html, url) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    if (!doc.body || !doc.body.children.length) return false;
+    document.title = doc.title;
+    document.body.replaceWith(document.adoptNode(doc.body));
+    paged = true;
+    history.pushState({ tillPage: true }, "", url);
+    window.scrollTo(0, 0);
+    return true;
+  }
+
   function next() {
     var job = queue.shift();
     if (!job) {
@@ -195,8 +218,11 @@
       if (goTo) { window.location.assign(goTo); return null; }  // a search: its own page
       if (response.redirected) { window.location.assign(response.url); return null; }  // signed out, start-up…
       if (!response.ok) { window.location.reload(); return null; }  // the page says what is wrong
+      var page = response.headers.get("X-Till-Page");
       return response.text().then(function (html) {
-        if (!swap(html)) { window.location.reload(); return; }
+        if (page) {
+          if (!showPage(html, page)) { window.location.assign(page); return; }
+        } else if (!swap(html)) { window.location.reload(); return; }
         next();
       });
     }).catch(function () {

@@ -17,6 +17,13 @@ class TillBrowser:
         self.base, self.jar = base, http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
+    def clone(self) -> TillBrowser:
+        """Return another tab of the same browser: the same cookies (launch proof, session), its own connections."""
+        other = TillBrowser(self.base)
+        for cookie in self.jar:
+            other.jar.set_cookie(cookie)
+        return other
+
     def request(self, path: str, data: dict[str, str] | None = None) -> tuple[int, str, str]:
         """Return (status, final path, page) after following redirects."""
         body = urllib.parse.urlencode(data).encode() if data is not None else None

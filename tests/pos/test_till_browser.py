@@ -53,9 +53,12 @@ def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
     assert page.inner_text("#order-total") == "£9.75"  # 2 × 3.40 + 2.95
     page.screenshot(path=str(tmp_path / "till-basket.png"))
 
+    page.evaluate("window.samePage = true")  # (Cakes was a page of its own)
     page.get_by_role("button", name="£20.00").click()  # one tap: pays £20 in cash
 
     page.wait_for_selector("[aria-label=Receipt]")
+    assert page.evaluate("window.samePage === true")  # the receipt came with the payment: no second page load
+    assert re.search(r"/receipt/\d+/$", page.url) and page.title().startswith("Receipt #")
     assert page.inner_text("#receipt-total") == "£9.75"
     assert page.inner_text("#receipt-change") == "£10.25"
     assert page.inner_text("#change-due-banner") == "£10.25"  # change due, big, above the receipt
@@ -64,6 +67,14 @@ def test_cashier_rings_up_a_cash_sale(headless_app, page, tmp_path: Path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "till-receipt.png"), full_page=True)
     page.screenshot(path=str(tmp_path / "till-receipt.png"), full_page=True)
+
+    receipt_url = page.url
+    page.go_back()  # the till, as it was left: the order is paid
+    page.wait_for_selector("text=Tap a product or scan a barcode to start.")
+    page.go_forward()
+    page.wait_for_selector("[aria-label=Receipt]")
+    assert page.url == receipt_url and page.inner_text("#receipt-total") == "£9.75"
+    assert page.locator("#change-due-banner").count() == 0  # the change due is shown once, when paid
 
     page.get_by_role("link", name="Next customer").click()
     page.get_by_role("link", name="X report").click()

@@ -20,6 +20,10 @@ FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
 # COMMIT, the open orders for the chips and the table list (1). The form post before this answered with a
 # redirect after 10 statements, then the whole till page took 10 more (20 for one add).
 ADD_QUERY_LIMIT = 8
+# A whole sale from the till's script (add ×3, pay), statements included: 8 per add; the payment's user and
+# profile, the order on the screen, BEGIN, the order again with whether it has lines, the payment, the
+# order's status, COMMIT, and the lines for the receipt (8). The receipt comes with the payment.
+SALE_QUERY_LIMIT = 4 * ADD_QUERY_LIMIT
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +58,51 @@ def test_one_add_to_basket_takes_few_queries():
         assert not any("pos_product" in q["sql"] or "pos_business" in q["sql"] for q in queries.captured_queries)
     order = Order.objects.get()
     assert (order.total_minor, order.lines.count()) == (2 * 350 + 380, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_sale_from_the_script_takes_few_statements():
+    from pos.services import demo
+
+    shop = demo.create_demo_data()
+    client = Client()
+    _sign_in(client, shop)
+    client.get("/")  # the catalogue is loaded once, then kept
+    with CaptureQueriesContext(connection) as queries:
+        for name in ("Latte", "Mocha", "Brownie"):
+            product = Product.objects.get(name=name)
+            assert client.post("/order/add/", {"product": product.pk, "next": "/"}, **FETCH).status_code == 200
+        response = client.post("/order/pay/", {"quick": "exact"}, **FETCH)
+    assert response.status_code == 200 and 'id="receipt-total">£10.25<' in response.content.decode()
+    sale = [q["sql"] for q in queries.captured_queries if 'FROM "pos_product"' not in q["sql"]]  # the tests' own
+    assert len(sale) <= SALE_QUERY_LIMIT, "\n".join(sale)
+
+
+def test_paying_from_the_script_answers_with_the_receipt_itself(cashier_client):
+    latte = Product.objects.get(name="Latte")
+    cashier_client.post("/order/add/", {"product": latte.pk}, **FETCH)
+    order = Order.objects.get()
+    response = cashier_client.post("/order/pay/", {"method": "cash", "tendered": "5"}, **FETCH)
+    assert response.status_code == 200 and response["X-Till-Page"] == f"/receipt/{order.pk}/"  # no redirect
+    page = response.content.decode()
+    assert f"<title>Receipt #{order.pk} · AurSwift</title>" in page and 'id="receipt-total">£3.50<' in page
+    assert 'id="change-due-banner">£1.50<' in page and 'id="receipt-change">£1.50<' in page
+    assert "Tap a product or scan a barcode to start." in cashier_client.get("/").content.decode()  # next customer
+    again = cashier_client.get(f"/receipt/{order.pk}/").content.decode()  # a reload: the change due was shown once
+    assert 'id="receipt-total">£3.50<' in again and "change-due-banner" not in again
+    order.refresh_from_db()
+    assert (order.status, order.payments.get().change_minor) == ("paid", 150)
+
+
+def test_a_payment_refused_from_the_script_says_why_on_the_basket(cashier_client):
+    page = cashier_client.post("/order/pay/", {"method": "card"}, **FETCH).content.decode()
+    assert "The basket is empty." in page and 'class="basket"' in page
+    cashier_client.post("/order/add/", {"product": Product.objects.get(name="Latte").pk}, **FETCH)
+    response = cashier_client.post("/order/pay/", {"method": "cash", "tendered": "1"}, **FETCH)
+    page = response.content.decode()
+    assert response.status_code == 200 and "X-Till-Page" not in response
+    assert "Cash tendered £1.00 is less than the total £3.50." in page and 'data-minor="350">£3.50<' in page
+    assert Order.objects.get().status == "open"
 
 
 def test_add_from_the_script_answers_with_the_basket(cashier_client):
