@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 SHOTS = REPO_ROOT / "test-output" / "screenshots"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.app import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"

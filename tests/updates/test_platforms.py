@@ -12,8 +12,8 @@ import pytest
 from maintenance.updates.repository import UpdateRepository, bundle_manifest
 from maintenance.updates.versioning import dependency_notes, platform_tag
 from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.range_server import RangeServer
 from tests.helpers.updates import client_env
-from tests.updates.range_server import RangeServer
 
 ALPHA, BETA = "testos-alpha", "testos-beta"
 

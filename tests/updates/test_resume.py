@@ -18,8 +18,8 @@ import pytest
 
 from maintenance.updates.repository import ReleaseFile, UpdateRepository
 from tests.helpers.app import REPO_ROOT, manage
+from tests.helpers.range_server import RangeServer
 from tests.helpers.updates import client_env
-from tests.updates.range_server import RangeServer
 
 BIG = 4 * 1024 * 1024
 VERSION = "9.0.0"
