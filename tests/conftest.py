@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-# Until every test imports these from tests.helpers (the names moved there):
-from tests.helpers.app import CHROMIUM, REPO_ROOT, HeadlessApp, start_headless  # noqa: F401
-from tests.helpers.disk import fill_disk, small_tmpfs  # noqa: F401
+from tests.helpers.app import CHROMIUM, start_headless
 from tests.helpers.shop import Shop, add_shop_data
-from tests.helpers.sqlite import holding_write_lock  # noqa: F401
 
 
 @pytest.fixture
