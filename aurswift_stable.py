@@ -43,7 +43,7 @@ if not FROZEN:
 APP_EXECUTABLE = "aurswift.exe" if os.name == "nt" else "aurswift"
 
 from aurswift.paths import data_dir  # noqa: E402  (stdlib and platformdirs only: one data-dir rule)
-from maintenance.updates import install  # noqa: E402  (stdlib-only module)
+from maintenance.updates import install  # noqa: E402  (the standard library and packaging only)
 
 STABLE_ENV = "AURSWIFT_STABLE_LAUNCHER"  # tells a started bundle it runs under this launcher (launcher.py)
 

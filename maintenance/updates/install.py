@@ -12,8 +12,8 @@ too, for launchers older than this list), so the update client never offers
 it again on this machine; :func:`take_failure_notice` gives the till a
 one-time "could not be installed" notice.
 
-Stdlib only (and sqlite_tools, also stdlib only): the stable launcher imports
-this before Django exists.
+The standard library and ``packaging`` only: the stable launcher imports this
+before Django exists.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
 
 from maintenance.files import fsync_dir, write_json_atomic
 
@@ -72,8 +74,12 @@ def staged_version(data_dir: Path) -> str | None:
     return max(versions, key=_version_key) if versions else None
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
+def _version_key(version: str) -> Version:
+    """Order release folders as versions; a folder whose name is not a version sorts first (never chosen)."""
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return Version("0")
 
 
 def install_staged(data_dir: Path) -> str | None:
