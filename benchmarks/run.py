@@ -112,6 +112,10 @@ def main() -> None:
     update_delta.main()
     print("--- shipped database paths as processes (benchmarks.db_speed) ---", flush=True)
     db_speed.report(base, rounds=5)
+    print("--- the till over loopback HTTP (benchmarks.till_http) ---", flush=True)
+    from benchmarks import till_http
+
+    till_http.main(["--orders", "100", "100000", "--mode", "fetch"])
     print("--- the frozen bundle (benchmarks.bundle_speed) ---", flush=True)
     from benchmarks import bundle_speed
 

@@ -333,7 +333,7 @@ def measure(sizes: list[int], modes: list[str], count: int, roots: dict[str, Pat
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--orders", type=int, nargs="+", default=[100, 100_000], help="past orders (a database each, served at once)"
@@ -343,7 +343,7 @@ def main() -> None:
     parser.add_argument(
         "--app-root", type=Path, action="append", default=[], help="also serve this checkout (label: its folder name)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     modes = ["fetch", "form"] if args.mode == "both" else [args.mode]
     roots = {"this": ROOT} | {path.name: path.resolve() for path in args.app_root}
     print("a sale = add ×3, pay (exact cash), receipt; over loopback HTTP, one kept-alive connection", flush=True)
