@@ -229,12 +229,13 @@ def _in_process_rounds(rounds: int) -> dict:
 
     from django.conf import settings
 
+    from maintenance.config import MaintenanceConfig
     from maintenance.db import backups, recovery
     from maintenance.db.integrity import MMAP_BYTES, check_connection
     from maintenance.db.sqlite_tools import copy_file, pinned_snapshot
-    from maintenance.db.upgrade import live_db_path
 
-    db = live_db_path()
+    config = MaintenanceConfig.from_settings()
+    db = config.db_path
     bdir = settings.DATA_DIR / "backups"
     scratch = settings.DATA_DIR / "cp-target.db"
     groups = _table_groups(db, 2)
@@ -270,10 +271,10 @@ def _in_process_rounds(rounds: int) -> dict:
     restore_from: list[Path] = []
 
     def restore() -> None:
-        recovery.restore_from_backup(restore_from[0], db, settings.DATA_DIR)
+        recovery.restore_from_backup(restore_from[0], config)
 
     def restore_hash_only() -> None:
-        recovery.restore_from_backup(restore_from[0], db, settings.DATA_DIR, validate=False)
+        recovery.restore_from_backup(restore_from[0], config, validate=False)
 
     variants = {
         "copy_hash": lambda: backups.create_backup(db, bdir, reason="manual"),

@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from maintenance import exceptions
-from maintenance.config import backups_dir, live_db_path
+from maintenance.config import MaintenanceConfig, backups_dir, live_db_path
 from maintenance.db import backups, health, history, jobs, preferences, recovery
 from maintenance.describe import (
     describe_contents,
@@ -192,7 +192,7 @@ def restore(request: HttpRequest, admin_site, name: str) -> HttpResponse:
             contents=describe_contents(path),
         )
     try:
-        point, applied = recovery.restore_while_running(path, live_db_path(), _data_dir())
+        point, applied = recovery.restore_while_running(path, MaintenanceConfig.from_settings())
     except exceptions.MaintenanceError as err:
         messages.error(request, f"{err.title}: {err.message}")
         return redirect("admin:maintenance_backups")

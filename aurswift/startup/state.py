@@ -334,9 +334,9 @@ class Startup:
         self, confirmed_by: str = "", *, shop: ShopSetup | None = None, demo_shop: bool = False
     ) -> ActionOutcome:
         """Keep the database aside unchanged, create a fresh one: empty with ``shop``, the demo with ``demo_shop``."""
-        db_path, data_dir = self.maintenance.db_path, self.maintenance.data_dir
+        db_path = self.maintenance.db_path
         before = _file_facts(db_path) if db_path.exists() else None
-        old = recovery.backup_and_start_fresh(db_path, data_dir)
+        old = recovery.backup_and_start_fresh(self.maintenance)
         kept = old if old != db_path else None
         lines = []
         if kept is not None and before is not None:
@@ -379,7 +379,7 @@ class Startup:
         info = backups.validate_backup(backup)
         scenario = self.error.scenario if self.error else ""
         config = self.maintenance
-        point = recovery.restore_from_backup(backup, config.db_path, config.data_dir, validate=False)
+        point = recovery.restore_from_backup(backup, config, validate=False)
         lines = [
             f"The backup {backup.name}, made {format_time(info.created_at)}, now is the shop's database.",
         ]
@@ -404,7 +404,7 @@ class Startup:
     def try_repair(self, confirmed_by: str = "") -> recovery.RepairReport:
         db_path = self.maintenance.db_path
         before = _file_facts(db_path)
-        report = recovery.try_repair(db_path, self.maintenance.data_dir, progress=self.report)
+        report = recovery.try_repair(self.maintenance, progress=self.report)
         self.repair_report = report
         self._record(
             "repaired" if report.ok else "repair_failed",

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.db import connections
 
 from maintenance import exceptions
-from maintenance.config import backups_dir
+from maintenance.config import MaintenanceConfig
 from maintenance.db import backups, diskspace, markers, moves, salvage, writer_lock
 from maintenance.db.health import kept_aside_files
 from maintenance.db.integrity import check_file
@@ -52,7 +52,7 @@ def keep_aside(db_path: Path, now: datetime | None = None) -> Path:
     return old
 
 
-def backup_and_start_fresh(db_path: Path, data_dir: Path, *, now: datetime | None = None) -> Path:
+def backup_and_start_fresh(config: MaintenanceConfig, *, now: datetime | None = None) -> Path:
     """Keep the current database aside and create a fresh, fully migrated one.
 
     Return the path of the kept-aside database. A hot rollback journal is
@@ -60,13 +60,14 @@ def backup_and_start_fresh(db_path: Path, data_dir: Path, *, now: datetime | Non
     """
     from maintenance.db.upgrade import run_guarded_upgrade
 
-    with writer_lock.held(data_dir):
+    db_path = config.db_path
+    with writer_lock.held(config.data_dir):
         markers.discard_stale(db_path)
         old = None
         if db_path.exists():
             roll_back_hot_journal(db_path)
             old = keep_aside(db_path, now)
-        run_guarded_upgrade(reason="start_fresh", db_path=db_path, data_dir=data_dir)
+        run_guarded_upgrade(config=config, reason="start_fresh")
         connections.close_all()
     return old or db_path
 
@@ -87,8 +88,7 @@ def _one_restore_at_a_time() -> Iterator[None]:
 
 def restore_from_backup(
     backup_path: Path,
-    db_path: Path,
-    data_dir: Path,
+    config: MaintenanceConfig,
     *,
     progress: ProgressCallback | None = None,
     validate: bool = True,
@@ -107,7 +107,8 @@ def restore_from_backup(
     caller runs the guarded upgrade afterwards if the backup predates this
     version's migrations.
     """
-    with _one_restore_at_a_time(), writer_lock.held(data_dir):
+    db_path = config.db_path
+    with _one_restore_at_a_time(), writer_lock.held(config.data_dir):
         if staged is None:
             if not backup_path.is_file():
                 backups.validate_backup(backup_path)  # raises the "no such file" refusal at once
@@ -115,15 +116,13 @@ def restore_from_backup(
         markers.refuse_if_running(read_json(markers.marker_path(db_path)) or {})
         connections.close_all()
         point = backups.restore_with_restore_point(
-            backup_path, db_path, backups_dir(data_dir), validate=validate, staged=staged, progress=progress
+            backup_path, db_path, config.backups_dir, validate=validate, staged=staged, progress=progress
         )
         markers.discard_stale(db_path)
     return point
 
 
-def restore_while_running(
-    backup_path: Path, db_path: Path, data_dir: Path
-) -> tuple[backups.BackupInfo | None, list[str]]:
+def restore_while_running(backup_path: Path, config: MaintenanceConfig) -> tuple[backups.BackupInfo | None, list[str]]:
     """Restore a backup under a running till and bring it up to this version's schema.
 
     The backup is validated and copied beside the database while the till
@@ -137,15 +136,16 @@ def restore_while_running(
     from maintenance.db.swap_gate import gate
     from maintenance.db.upgrade import run_guarded_upgrade
 
-    with _one_restore_at_a_time(), writer_lock.held(data_dir):
+    db_path = config.db_path
+    with _one_restore_at_a_time(), writer_lock.held(config.data_dir):
         if not backup_path.is_file():
             backups.validate_backup(backup_path)
         diskspace.ensure_space_for_restore(backup_path, db_path)
         staged = backups.stage_restore(backup_path, db_path, validate=True)
         try:
             with gate.exclusive():
-                point = restore_from_backup(backup_path, db_path, data_dir, staged=staged)
-                report = run_guarded_upgrade(reason="after_restore", db_path=db_path, data_dir=data_dir)
+                point = restore_from_backup(backup_path, config, staged=staged)
+                report = run_guarded_upgrade(config=config, reason="after_restore")
         finally:
             staged.discard()
     return point, list(report.applied)
@@ -164,7 +164,7 @@ _repairing = threading.Lock()
 
 
 def try_repair(
-    db_path: Path, data_dir: Path, *, now: datetime | None = None, progress: ProgressCallback | None = None
+    config: MaintenanceConfig, *, now: datetime | None = None, progress: ProgressCallback | None = None
 ) -> RepairReport:
     """Salvage what can be read into a new database; keep the original aside.
 
@@ -177,8 +177,8 @@ def try_repair(
     if not _repairing.acquire(blocking=False):
         raise exceptions.RecoveryInProgressError("A repair is already running. Wait for it to finish.")
     try:
-        with writer_lock.held(data_dir):
-            return _repair(db_path, now, progress)
+        with writer_lock.held(config.data_dir):
+            return _repair(config.db_path, now, progress)
     finally:
         _repairing.release()
 

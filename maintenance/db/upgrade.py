@@ -44,7 +44,6 @@ from django.db.migrations.executor import MigrationExecutor
 
 from maintenance import exceptions
 from maintenance.config import MaintenanceConfig
-from maintenance.config import live_db_path as live_db_path  # re-exported: benchmarks import it from here
 from maintenance.db import backups, busy, fingerprints, history, markers, moves, testhooks, writer_lock
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space

@@ -66,9 +66,9 @@ def test_start_fresh_keeps_a_consistent_copy_when_a_hot_journal_is_there(v1_shop
     env = v1_shop.env_for("v1")
     code = (
         "import os, sys; sys.path.insert(0, os.getcwd()); os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
-        "'aurswift.settings'); import django; django.setup(); from django.conf import settings; "
-        "from maintenance.db import recovery; from maintenance.config import live_db_path; "
-        "recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)"
+        "'aurswift.settings'); import django; django.setup(); "
+        "from maintenance.db import recovery; from maintenance.config import MaintenanceConfig; "
+        "recovery.backup_and_start_fresh(MaintenanceConfig.from_settings())"
     )
     subprocess.run([sys.executable, "-c", code], env=env, cwd=os.getcwd(), check=True)
     kept = kept_aside_files(v1_shop.data_dir)

@@ -29,13 +29,13 @@ ACTION = textwrap.dedent(
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
     import django
     django.setup()
-    from django.conf import settings
     from maintenance.db import recovery
-    from maintenance.config import live_db_path
+    from maintenance.config import MaintenanceConfig
+    config = MaintenanceConfig.from_settings()
     if sys.argv[1] == "start_fresh":
-        recovery.backup_and_start_fresh(live_db_path(), settings.DATA_DIR)
+        recovery.backup_and_start_fresh(config)
     else:
-        report = recovery.try_repair(live_db_path(), settings.DATA_DIR)
+        report = recovery.try_repair(config)
         assert report.ok, report.message
     print("finished", flush=True)
     """

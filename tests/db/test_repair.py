@@ -12,6 +12,7 @@ import pytest
 from maintenance import exceptions
 from maintenance.db import recovery
 from maintenance.db.health import kept_aside_files
+from tests.helpers.shop import config_for
 from tests.helpers.sqlite import ro_uri, sha
 
 
@@ -39,7 +40,7 @@ def test_a_second_repair_is_refused_while_one_runs_and_the_first_finishes_cleanl
     result: dict[str, object] = {}
 
     def first() -> None:
-        result["report"] = recovery.try_repair(db, tmp_path, progress=lambda p: seen.append(p.message))
+        result["report"] = recovery.try_repair(config_for(db, tmp_path), progress=lambda p: seen.append(p.message))
 
     worker = threading.Thread(target=first)
     worker.start()
@@ -48,7 +49,7 @@ def test_a_second_repair_is_refused_while_one_runs_and_the_first_finishes_cleanl
         assert time.monotonic() < deadline and worker.is_alive()
         time.sleep(0.001)
     with pytest.raises(exceptions.RecoveryInProgressError, match="already running"):
-        recovery.try_repair(db, tmp_path)
+        recovery.try_repair(config_for(db, tmp_path))
     worker.join(timeout=120)
 
     report = result["report"]

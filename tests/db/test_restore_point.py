@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from maintenance.db import backups, recovery
+from tests.helpers.shop import config_for
 from tests.helpers.sqlite import dump, ro_uri, sha
 
 
@@ -43,7 +44,7 @@ def chosen(live_db: Path, tmp_path: Path) -> backups.BackupInfo:
 
 
 def test_the_restore_point_is_the_live_file_and_stays_apart_from_the_restored_one(live_db, tmp_path, chosen):
-    point = recovery.restore_from_backup(chosen.path, live_db, tmp_path)
+    point = recovery.restore_from_backup(chosen.path, config_for(live_db, tmp_path))
 
     assert point is not None and point.reason == "restore_point" and point.verified
     assert sha(live_db) == chosen.sha256  # the live database is the chosen backup, byte for byte
@@ -68,7 +69,7 @@ def test_where_no_hard_link_can_be_made_the_restore_point_is_a_copy(live_db, tmp
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
     monkeypatch.setattr(backups.os, "link", no_links)
-    point = recovery.restore_from_backup(chosen.path, live_db, tmp_path)
+    point = recovery.restore_from_backup(chosen.path, config_for(live_db, tmp_path))
 
     assert point is not None and point.verified
     assert sha(point.path) == point.sha256
@@ -87,7 +88,7 @@ def test_a_log_that_cannot_be_checkpointed_is_copied_into_the_restore_point(live
     till.close()
     try:
         assert backups.seal_live(live_db) is None
-        point = recovery.restore_from_backup(chosen.path, live_db, tmp_path)
+        point = recovery.restore_from_backup(chosen.path, config_for(live_db, tmp_path))
     finally:
         reader.close()
     assert point is not None and sha(point.path) == point.sha256
@@ -101,7 +102,7 @@ def test_a_refused_backup_leaves_no_copy_and_no_restore_point(live_db, tmp_path,
     before = dump(live_db)
     listing = sorted(p.name for p in chosen.path.parent.iterdir())
     with pytest.raises(backups.exceptions.BackupInvalidError, match="checksum mismatch"):
-        recovery.restore_from_backup(chosen.path, live_db, tmp_path)
+        recovery.restore_from_backup(chosen.path, config_for(live_db, tmp_path))
     assert dump(live_db) == before
     assert sorted(p.name for p in chosen.path.parent.iterdir()) == listing
     assert not backups.restore_tmp_path(live_db).exists()
@@ -122,7 +123,7 @@ def test_a_swap_that_fails_leaves_the_database_and_no_restore_point_sharing_its_
 
     monkeypatch.setattr(backups.os, "replace", replace)
     with pytest.raises(backups.exceptions.BackupError, match="Nothing was changed"):
-        recovery.restore_from_backup(chosen.path, live_db, tmp_path)
+        recovery.restore_from_backup(chosen.path, config_for(live_db, tmp_path))
     monkeypatch.undo()
     assert sha(live_db) == before and _totals(live_db) == [*range(1000), 250]
     assert sorted(p.name for p in chosen.path.parent.iterdir()) == listing  # the hard link is gone again

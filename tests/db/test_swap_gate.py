@@ -13,6 +13,7 @@ from maintenance import exceptions
 from maintenance.db import backups, recovery
 from maintenance.db.swap_gate import SwapGate
 from maintenance.db.swap_gate import gate as app_gate
+from tests.helpers.shop import config_for
 
 
 def test_exclusive_waits_for_requests_in_flight_and_holds_new_ones():
@@ -99,7 +100,7 @@ def test_a_sale_written_while_the_restore_starts_is_kept_in_the_restore_point(li
     thread.start()
     started.wait()
     with gate.exclusive():
-        point = recovery.restore_from_backup(chosen.path, db, tmp_path)
+        point = recovery.restore_from_backup(chosen.path, config_for(db, tmp_path))
     thread.join()
 
     def totals(path: Path) -> list[int]:

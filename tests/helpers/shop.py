@@ -95,3 +95,10 @@ def add_shop_data(db: Path, widgets: int = 50) -> None:
             )
             conn.execute("INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", (f"Widget {i}",))
     conn.close()
+
+
+def config_for(db: Path, data_dir: Path):
+    """The maintenance configuration of a database file and a data folder, as start-up would build it."""
+    from maintenance.config import MaintenanceConfig, app_version
+
+    return MaintenanceConfig(db_path=db, data_dir=data_dir, app_version=app_version())

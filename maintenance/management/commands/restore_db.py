@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
-
-from maintenance.config import live_db_path
+from maintenance.config import MaintenanceConfig
 from maintenance.db.recovery import restore_from_backup
 from maintenance.management.base import MaintenanceCommand, Outcome
 
@@ -24,7 +22,7 @@ class Command(MaintenanceCommand):
         assert path is not None  # a required positional argument of the command
         path = path.resolve()
         point = restore_from_backup(
-            path, live_db_path(), settings.DATA_DIR, progress=None if as_json else self.progress(as_json)
+            path, MaintenanceConfig.from_settings(), progress=None if as_json else self.progress(as_json)
         )
         lines = [f"Restore point: {point.path}"] if point else []
         lines.append(f"Restored: {path}")
