@@ -61,11 +61,13 @@ class HeadlessApp:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, script: str = "launcher.py") -> HeadlessApp:
-    """Start the launcher (or the stable launcher) headless and wait for its ``Serving on`` line."""
+def start_serving(
+    command: list[str], *, env: dict[str, str] | None, cwd: Path, timeout: float = 60.0, what: str = "the launcher"
+) -> HeadlessApp:
+    """Start ``command`` (a launcher or a bundle with ``--headless``) and wait for its ``Serving on`` line."""
     proc = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / script), "--headless", *args],
-        cwd=REPO_ROOT,
+        command,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -85,11 +87,17 @@ def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, scrip
     deadline = time.monotonic() + timeout
     while not found.is_set():
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("launcher did not start:\n" + "\n".join(output))
+            HeadlessApp(proc, "", output).stop()
+            raise RuntimeError(f"{what} did not start:\n" + "\n".join(output))
         found.wait(0.1)
     url = next(line for line in output if line.startswith("Serving on ")).split(" ", 2)[2]
     return HeadlessApp(proc, url, output)
+
+
+def start_headless(env: dict[str, str], *args: str, timeout: float = 60.0, script: str = "launcher.py") -> HeadlessApp:
+    """Start the launcher (or the stable launcher) of this checkout headless and wait until it serves."""
+    command = [sys.executable, str(REPO_ROOT / script), "--headless", *args]
+    return start_serving(command, env=env, cwd=REPO_ROOT, timeout=timeout)
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

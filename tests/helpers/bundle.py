@@ -29,7 +29,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.helpers.app import REPO_ROOT, HeadlessApp
+from tests.helpers.app import REPO_ROOT, HeadlessApp, start_serving
 
 PACKAGING = REPO_ROOT / "packaging"
 CACHE = REPO_ROOT / "test-output" / "bundle-cache"
@@ -152,33 +152,8 @@ def run_bundle(
 
 def start_bundle_headless(executable: Path, data_dir: Path, timeout: float = 60, **extra: str) -> HeadlessApp:
     """Start ``env -i AURSWIFT_DATA_DIR=… <executable> --headless``; wait for its ``Serving on`` line."""
-    proc = subprocess.Popen(
-        [*env_i(data_dir, **extra), str(executable), "--headless"],
-        cwd=data_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    found = threading.Event()
-
-    def pump() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            output.append(line.rstrip("\n"))
-            if line.startswith("Serving on "):
-                found.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while not found.is_set():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            app = HeadlessApp(proc, "", output)
-            app.stop()
-            raise AssertionError("the bundle did not start:\n" + "\n".join(output))
-        found.wait(0.1)
-    url = next(line for line in output if line.startswith("Serving on ")).split(" ", 2)[2]
-    return HeadlessApp(proc, url, output)
+    command = [*env_i(data_dir, **extra), str(executable), "--headless"]
+    return start_serving(command, env=None, cwd=data_dir, timeout=timeout, what="the bundle")
 
 
 def open_till(app: HeadlessApp, timeout: float = 60) -> tuple[str, str]:
