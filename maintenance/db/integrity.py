@@ -132,13 +132,14 @@ def foreign_key_violations(conn: sqlite3.Connection) -> int:
     return len(conn.execute("PRAGMA foreign_key_check").fetchall())
 
 
-def _combine(a: IntegrityResult, b: IntegrityResult) -> IntegrityResult:
+def combine(structure: IntegrityResult, keys: IntegrityResult) -> IntegrityResult:
+    """One result of a ``quick_check`` and a ``foreign_key_check`` that ran side by side."""
     return IntegrityResult(
-        ok=a.ok and b.ok,
+        ok=structure.ok and keys.ok,
         mode="quick_check",
-        problems=a.problems + b.problems,
-        foreign_key_violations=b.foreign_key_violations,
-        seconds=max(a.seconds, b.seconds),
+        problems=structure.problems + keys.problems,
+        foreign_key_violations=keys.foreign_key_violations,
+        seconds=max(structure.seconds, keys.seconds),
     )
 
 
@@ -147,7 +148,7 @@ def check_in_parallel(db_path: Path, *, mmap: bool = False) -> IntegrityResult:
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
         structure = pool.submit(check_file, db_path, foreign_keys=False, mmap=mmap)
         keys = pool.submit(check_file, db_path, foreign_keys=True, structure=False, mmap=mmap)
-        return _combine(structure.result(), keys.result())
+        return combine(structure.result(), keys.result())
 
 
 # --- What a migration run touched -------------------------------------------
@@ -244,7 +245,7 @@ def check_touched(db_path: Path, before: Path, *, mmap: bool = True) -> Integrit
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
         structure = pool.submit(check_file, db_path, foreign_keys=False, mmap=mmap, tables=structure_tables)
         keys = pool.submit(check_file, db_path, structure=False, mmap=mmap, fk_tables=fk_tables)
-        result = _combine(structure.result(), keys.result())
+        result = combine(structure.result(), keys.result())
     result.mode = f"quick_check of {len(structure_tables)} changed table(s)"
     result.seconds = time.perf_counter() - started
     return result

@@ -53,6 +53,7 @@ from maintenance.db.integrity import (
     check_connection,
     check_in_parallel,
     check_touched,
+    combine,
     schema_only,
 )
 from maintenance.db.progress import ProgressCallback, Step, emit
@@ -239,16 +240,6 @@ def apply_migrations(progress: ProgressCallback | None, on_applied: Callable[[],
 
 
 # --- The pre-upgrade checks, beside the backup and the migrations -------------
-def _combine(structure: IntegrityResult, keys: IntegrityResult) -> IntegrityResult:
-    return IntegrityResult(
-        ok=structure.ok and keys.ok,
-        mode="quick_check",
-        problems=structure.problems + keys.problems,
-        foreign_key_violations=keys.foreign_key_violations,
-        seconds=max(structure.seconds, keys.seconds),
-    )
-
-
 def _check_then_let_go(conn: sqlite3.Connection, *, structure: bool) -> IntegrityResult:
     """Check what ``conn``'s read transaction sees, then end it (the log may be checkpointed again)."""
     try:
@@ -326,7 +317,7 @@ class SnapshotChecks:
             structure, keys = (f.result() for f in self._futures)
         finally:
             self._stack.close()
-        return _combine(structure, keys)
+        return combine(structure, keys)
 
     def abandon(self) -> None:
         """Stop the checks and release the snapshot (the run is ending on another error)."""
