@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from maintenance import exceptions
 from maintenance.config import MaintenanceConfig, backups_dir, live_db_path
-from maintenance.db import backups, health, history, jobs, preferences, recovery
+from maintenance.db import backups, health, history, jobs, preferences, priority, recovery
 from maintenance.describe import (
     describe_contents,
     holds_version,
@@ -224,7 +224,8 @@ def retention(request: HttpRequest, admin_site) -> HttpResponse:
 
 def health_page(request: HttpRequest, admin_site) -> HttpResponse:
     if request.method == "POST":
-        report = health.run_and_save(live_db_path(), _data_dir())
+        # At low priority in a thread of its own: the till's requests get the CPU first.
+        report = priority.in_background(lambda: health.run_and_save(live_db_path(), _data_dir()), name="db-health")
         level = messages.SUCCESS if report.healthy else messages.ERROR
         messages.add_message(request, level, f"Full check finished: {report.integrity}.")
         return redirect("admin:maintenance_health")

@@ -19,6 +19,7 @@ import psutil
 
 from maintenance import exceptions, signals
 from maintenance.config import logs_dir
+from maintenance.db import priority
 from maintenance.db.classify import classify, label
 from maintenance.db.diskspace import MB, required_bytes
 from maintenance.db.integrity import check_file
@@ -150,6 +151,11 @@ def run_and_save(db_path: Path, data_dir: Path) -> HealthReport:
 
 def start_background_check(db_path: Path, data_dir: Path) -> threading.Thread:
     """Run the full integrity check after start-up without delaying the till."""
-    thread = threading.Thread(target=run_and_save, args=(db_path, data_dir), daemon=True, name="db-health")
+
+    def run() -> None:
+        priority.lower_this_thread()  # beside the till: its requests get the CPU first
+        run_and_save(db_path, data_dir)
+
+    thread = threading.Thread(target=run, daemon=True, name="db-health")
     thread.start()
     return thread

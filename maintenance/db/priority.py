@@ -1,0 +1,50 @@
+"""Work that runs beside the till yields the CPU to it: a manual backup and the background check run at low priority.
+
+A backup of a 1 GB database keeps both cores of a small till PC busy for
+seconds (the copy, its hash, the ``quick_check`` of the snapshot); at equal
+priority the cashier's requests then queue behind it. On Linux the nice
+value is a property of each thread and threads inherit it from the thread
+that starts them, so the work runs in a fresh thread whose nice value is
+raised first: everything it starts (the hasher, the checker) is low priority
+too, and the thread that asked (a waitress thread, the admin's job, the
+command's main thread) keeps its own. Nothing is slower on an idle machine.
+Elsewhere this is a no-op: the work simply runs in the new thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+#: A nice value well below the till's 0 (CFS gives it about a tenth of a core against one busy till thread).
+BACKGROUND_NICE = 10
+
+T = TypeVar("T")
+
+
+def lower_this_thread(nice: int = BACKGROUND_NICE) -> None:
+    """Raise the calling thread's nice value to ``nice`` (never lower it: that needs privileges)."""
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def thread_nice() -> int:
+    """The calling thread's nice value (0 where threads have none of their own)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def in_background(work: Callable[[], T], *, name: str = "background") -> T:
+    """Run ``work`` in a new low-priority thread, wait for it and return its result (or raise its exception)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=lower_this_thread) as pool:
+        return pool.submit(work).result()

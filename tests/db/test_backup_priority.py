@@ -1,0 +1,64 @@
+"""A manager's backup and the background check run at low priority: the till's threads get the CPU first.
+
+benchmarks/till_during_backup.py measures what this buys (the till's requests
+while "Back up now" runs); here: which threads run niced, and that the thread
+that asked for the work keeps its own priority.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import threading
+
+import pytest
+
+from maintenance.db import backups, health, priority
+from tests.helpers.sqlite import sha
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="threads have nice values of their own only on Linux"
+)
+
+
+def test_a_manual_backup_copies_at_low_priority_and_the_caller_keeps_its_own(live_db, tmp_path):
+    seen: list[int] = []
+    before = priority.thread_nice()
+    info = backups.create_manual_backup(
+        live_db, tmp_path / "backups", progress=lambda step: seen.append(priority.thread_nice())
+    )
+    assert seen and min(seen) >= priority.BACKGROUND_NICE  # progress is reported by the copying thread
+    assert priority.thread_nice() == before  # a waitress thread or the command's main thread is not lowered
+    assert json.loads(info.path.with_suffix(".json").read_text())["sha256"] == sha(info.path)
+    conn = sqlite3.connect(info.path)
+    assert conn.execute("SELECT sum(total_minor) FROM sale").fetchone()[0] == sum(range(1000))
+    conn.close()
+
+
+def test_threads_started_by_background_work_are_low_priority_too():
+    """The snapshot's checker and the copy's hasher are started by the backup's thread: they inherit its nice."""
+
+    def start_a_helper() -> int:
+        result: list[int] = []
+        helper = threading.Thread(target=lambda: result.append(priority.thread_nice()))
+        helper.start()
+        helper.join()
+        return result[0]
+
+    assert priority.in_background(start_a_helper) >= priority.BACKGROUND_NICE
+
+
+def test_background_work_raises_its_error_in_the_caller():
+    def fail() -> None:
+        raise ValueError("disk on fire")
+
+    with pytest.raises(ValueError, match="disk on fire"):
+        priority.in_background(fail)
+
+
+def test_the_check_after_start_up_runs_at_low_priority(live_db, tmp_path, monkeypatch):
+    seen: list[int] = []
+    monkeypatch.setattr(health, "run_and_save", lambda db, data: seen.append(priority.thread_nice()))
+    health.start_background_check(live_db, tmp_path).join(timeout=30)
+    assert seen == [priority.BACKGROUND_NICE]
