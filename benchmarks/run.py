@@ -116,6 +116,10 @@ def main() -> None:
     from benchmarks import till_http
 
     till_http.main(["--orders", "100", "100000", "--mode", "fetch"])
+    print("--- the till while the admin backs up (benchmarks.till_during_backup) ---", flush=True)
+    from benchmarks import till_during_backup
+
+    till_during_backup.main(["--orders", str(args.orders)])
     print("--- the frozen bundle (benchmarks.bundle_speed) ---", flush=True)
     from benchmarks import bundle_speed
 

@@ -7,7 +7,9 @@ without pause, the way the till's script does (add ×3, pay answered with the
 receipt, the next customer's page), and every request is timed. A manager
 client signs in to the admin and presses "Back up now" (the admin's
 background job, in the app's own process, as in the shop) ``--backups``
-times, with quiet selling before the first and between them.
+times, with quiet selling before the first and between them. Before the
+selling starts, one "Back up now" is timed alone against ``cp && sync`` of
+the same file.
 
 Prints the longest till request while a backup ran and its p99, against the
 p99 and longest of the quiet selling measured in the same run (issue 13:
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 
+from benchmarks.db_speed import cp_sync
 from benchmarks.generate import ROOT, app_env
 from benchmarks.till_http import FRAGMENT_HEADERS, OUT, App, Client, _csrf, _percentile, database, scratch_copy, sign_in
 
@@ -113,6 +116,8 @@ def measure(orders: int, backups: int, quiet_s: float) -> dict:
     try:
         seller = TimedSeller(sign_in(app))
         admin = manager(app)
+        copy_s = cp_sync(work / "pos_system.db", OUT / "cp-target.db")
+        alone_s = back_up(admin)  # nobody selling: the admin's backup against cp && sync of the same file
         seller.start()
         windows: list[tuple[float, float]] = []
         for _ in range(backups):
@@ -135,6 +140,8 @@ def measure(orders: int, backups: int, quiet_s: float) -> dict:
     return {
         "past_orders": orders,
         "db_mb": round((base / "pos_system.db").stat().st_size / 1e6),
+        "admin_backup_alone_s": round(alone_s, 2),
+        "cp_sync_s": round(copy_s, 2),
         "backup_s": [round(b - a, 2) for a, b in windows],
         "requests_during": len(during),
         "longest_during_ms": round(during[-1] * ms, 1),
@@ -156,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     result = measure(args.orders, args.backups, args.quiet)
+    print(
+        f"admin 'Back up now', nobody selling: {result['admin_backup_alone_s']} s vs cp && sync "
+        f"{result['cp_sync_s']} s (ratio {result['admin_backup_alone_s'] / result['cp_sync_s']:.2f})"
+    )
     print(
         f"till during 'Back up now' ({result['db_mb']:,} MB, backups {result['backup_s']} s): "
         f"longest {result['longest_during_ms']} ms, p99 {result['p99_during_ms']} ms, p50 {result['p50_during_ms']} ms "
