@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import Model, QuerySet, signals, sql
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 M = TypeVar("M", bound=Model)
@@ -115,3 +115,103 @@ class Prepared(Generic[M]):
     def first(self, **values: Any) -> M | None:
         found = self.all(**values)
         return found[0] if found else None
+
+
+# --- writes: the till's INSERTs and UPDATEs, compiled once ---------------------
+#
+# ``Model.save()`` builds and compiles a query on every call, which costs the
+# till more than SQLite takes to write the row. These write the same row with
+# the same statement, compiled once per model and connection vendor, each value
+# prepared by its field exactly as ``save()`` prepares it
+# (``pre_save``, ``get_db_prep_save``). A model that someone listens to
+# (``pre_save``/``post_save`` receivers), a value that is an expression, or a
+# backend that cannot return the new id from its INSERT is saved the ordinary way.
+
+_insert_sql: dict[tuple[type[Model], str, str], tuple[str, list, list, list] | None] = {}
+_update_sql: dict[tuple[type[Model], str, str, tuple[str, ...]], tuple[str, list]] = {}
+
+
+def _listened(model: type[Model]) -> bool:
+    return signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+
+
+def _compile_insert(obj: Model, connection, using: str) -> tuple[str, list, list, list] | None:
+    """Return (sql, fields, returning fields, their converters) for a new row of ``obj``'s model, or None."""
+    meta = obj._meta
+    if not connection.features.can_return_columns_from_insert or meta.parents:
+        return None
+    fields = [f for f in meta.local_concrete_fields if f not in meta.pk_fields and not f.generated]
+    returning = list(meta.db_returning_fields)
+    query = sql.InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = returning  # as QuerySet._insert() has it compiled
+    compiled = compiler.as_sql()
+    if len(compiled) != 1 or len(compiled[0][1]) != len(fields):
+        return None  # not one plain placeholder per field: leave it to save()
+    # as SQLInsertCompiler.execute_sql() converts what RETURNING gives back
+    by_index = compiler.get_converters([f.get_col(meta.db_table) for f in returning])
+    converters = [by_index.get(i, ((), None)) for i in range(len(returning))]
+    return compiled[0][0], fields, returning, converters
+
+
+def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Save a new ``obj`` (no id yet) as ``obj.save()`` would: one INSERT, the new id read back onto it."""
+    model = type(obj)
+    connection = connections[using]
+    key = (model, using, connection.vendor)
+    if key not in _insert_sql:
+        _insert_sql[key] = _compile_insert(obj, connection, using)
+    compiled = _insert_sql[key]
+    if compiled is None or obj._is_pk_set() or _listened(model):  # type: ignore[attr-defined]
+        obj.save(using=using)
+        return
+    statement, fields, returning, converters = compiled
+    # an unsaved related object is refused, as by save()
+    obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    params = []
+    for field in fields:
+        value = field.pre_save(obj, add=True)
+        if hasattr(value, "resolve_expression"):
+            obj.save(using=using)
+            return
+        params.append(field.get_db_prep_save(value, connection=connection))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    for field, value, (convs, expression) in zip(returning, row, converters, strict=True):
+        for convert in convs:
+            value = convert(value, expression, connection)
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, using
+
+
+def update(obj: Model, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Save ``fields`` of a saved ``obj`` as ``obj.save(update_fields=fields)`` would: one UPDATE by its id."""
+    model = type(obj)
+    connection = connections[using]
+    if _listened(model) or model._meta.parents:
+        obj.save(using=using, update_fields=list(fields))
+        return
+    key = (model, using, connection.vendor, fields)
+    if key not in _update_sql:
+        meta, quote = model._meta, connection.ops.quote_name
+        concrete = {f.name: f for f in meta.concrete_fields} | {f.attname: f for f in meta.concrete_fields}
+        targets = [concrete[name] for name in fields]  # a KeyError for anything but a column, as save() refuses
+        assignments = ", ".join(f"{quote(f.column)} = %s" for f in targets)
+        # names from the model's own metadata, quoted; the values are parameters
+        statement = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+        _update_sql[key] = (statement, targets)
+    statement, targets = _update_sql[key]
+    params = []
+    for field in targets:
+        value = field.pre_save(obj, add=False)
+        if hasattr(value, "resolve_expression"):
+            obj.save(using=using, update_fields=list(fields))
+            return
+        params.append(field.get_db_prep_save(value, connection=connection))
+    params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")  # as save() says
