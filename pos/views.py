@@ -9,15 +9,16 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from pos.decorators import till_user_required
 from pos.exceptions import PosError
+from pos.links import till_url
 from pos.models import Business, Order, OrderLine, Payment, Product, Refund, StaffProfile, Table, ZReport
 from pos.services import catalogue, orders, pins, reports
 from pos.services.money import MAX_AMOUNT_MINOR, format_money, parse_money
+from pos.templatetags.pos_basket import basket_fragment
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger id in a query is an OverflowError, not "not found"
 
@@ -236,7 +237,8 @@ def till(request: HttpRequest) -> HttpResponse:
 
 
 def _fragment(request: HttpRequest, context: dict) -> HttpResponse:
-    response = render(request, "pos/_basket_fragment.html", context)
+    """Answer the till's script with the messages, the open orders and the basket (drawn in Python: every tap)."""
+    response = HttpResponse(basket_fragment(request, context))
     response["Vary"] = "X-Requested-With, Accept"
     response["Cache-Control"] = "no-store"
     return response
@@ -485,7 +487,7 @@ def pay(request: HttpRequest) -> HttpResponse:
     if paid.cashier_id == request.user.pk:
         Order.cashier.field.set_cached_value(paid, request.user)
     response = _receipt_page(request, paid, payment=payment, just_paid=True, refunds=[])
-    response["X-Till-Page"] = reverse("pos:receipt", args=[paid.pk])
+    response["X-Till-Page"] = till_url("pos:receipt", paid.pk)
     response["Vary"] = "X-Requested-With, Accept"
     response["Cache-Control"] = "no-store"
     return response
@@ -543,6 +545,7 @@ def _receipt_page(
 ) -> HttpResponse:
     """Render the receipt of ``order``; the change due shows only right after the payment."""
     lines = orders.lines_of(order)
+    links = {"refund": till_url("pos:refund", order.pk), "orders": till_url("pos:orders"), "till": till_url("pos:till")}
     return render(
         request,
         "pos/receipt.html",
@@ -555,6 +558,7 @@ def _receipt_page(
             "refunds": refunds,
             "change_due": payment.change_minor if just_paid and payment and payment.method == "cash" else None,
             "can_refund": order.status == Order.Status.PAID,
+            "links": links,  # reversed once, not per receipt
         },
     )
 

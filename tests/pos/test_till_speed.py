@@ -267,3 +267,60 @@ def test_the_staff_profile_comes_with_the_user(cashier_client):
     assert not [q for q in sql if 'FROM "auth_user"' in q]  # no user read on its own …
     (profile,) = [q for q in sql if 'FROM "pos_staffprofile"' in q]  # … but with the profile, in one query
     assert 'JOIN "auth_user"' in profile
+
+
+def test_the_basket_and_the_receipt_escape_what_the_back_office_typed(cashier_client):
+    """Both are drawn in Python, not by templates: names and addresses must still show as text, never as markup."""
+    business = Business.objects.get()
+    business.address, business.vat_number, business.receipt_footer = "1 High St\n<Town> & Co", "GB<1>", "Ta <3"
+    business.save()
+    tea = Product.objects.create(
+        name='Tea <b>"&"</b>', category=Category.objects.first(), price_minor=250, vat_rate=VatRate.objects.first()
+    )
+    page = cashier_client.post("/order/add/", {"product": tea.pk, "next": '/?q="><x'}, **FETCH).content.decode()
+    assert '<td class="desc">Tea &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;</td>' in page and "<b>" not in page
+    assert 'data-here="/?q=&quot;&gt;&lt;x"' in page and 'id="order-total" data-minor="250">£2.50<' in page
+    receipt = cashier_client.post("/order/pay/", {"quick": "exact"}, **FETCH).content.decode()
+    assert "1 × Tea &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;" in receipt and "<b>" not in receipt
+    assert '<p class="address">1 High St<br>&lt;Town&gt; &amp; Co</p>' in receipt
+    assert "<p>VAT No. GB&lt;1&gt;</p>" in receipt and "<footer>Ta &lt;3</footer>" in receipt
+    assert 'id="receipt-total">£2.50<' in receipt and 'id="change-due-banner">£0.00<' in receipt
+
+
+def test_parked_orders_show_on_the_basket_answer(cashier_client):
+    latte, mocha = Product.objects.get(name="Latte"), Product.objects.get(name="Mocha")
+    cashier_client.post("/order/add/", {"product": latte.pk}, **FETCH)
+    parked = Order.objects.get()
+    cashier_client.post("/order/park/")
+    page = cashier_client.post("/order/add/", {"product": mocha.pk}, **FETCH).content.decode()
+    assert "Open orders (1):" in page and f'data-order="{parked.pk}">#{parked.pk} · ' in page
+    assert "· £3.50</button>" in page and 'id="order-total" data-minor="380">£3.80<' in page
+    line = Order.objects.get(lines__product=mocha).lines.get()
+    assert page.count(f'action="/order/line/{line.pk}/"') == 2 and 'action="/order/resume/"' in page  # − and +
+    assert 'action="/order/pay/"' in page and 'action="/order/park/"' in page and 'action="/order/table/"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_of_order_line_saves_still_hears_every_one():
+    """The till writes its lines with a statement compiled once, unless someone listens: then with save()."""
+    from django.db.models.signals import post_save
+
+    from pos.services import demo
+
+    shop = demo.create_demo_data()
+    client = Client()
+    _sign_in(client, shop)
+    heard: list[tuple[str, int, bool]] = []
+
+    def listen(sender, instance, created, **kwargs):
+        heard.append((instance.product_name, instance.quantity, created))
+
+    post_save.connect(listen, sender=OrderLine, dispatch_uid="test-listen")
+    try:
+        latte = Product.objects.get(name="Latte")
+        client.post("/order/add/", {"product": latte.pk}, **FETCH)
+        client.post("/order/add/", {"product": latte.pk}, **FETCH)
+    finally:
+        post_save.disconnect(dispatch_uid="test-listen", sender=OrderLine)
+    assert heard == [("Latte", 1, True), ("Latte", 2, False)]
+    assert Order.objects.get().total_minor == 700
