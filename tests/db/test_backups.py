@@ -133,3 +133,22 @@ def test_managers_retention_setting_drives_pruning(tmp_path, settings):
     assert retention(tmp_path) == 3
     with pytest.raises(ValueError, match="between 1 and 1000"):
         preferences.set_backup_retention(tmp_path, 0)
+
+
+def test_what_the_till_wrote_during_a_backup_is_checkpointed_by_the_backup_not_by_the_next_sale(live_db, tmp_path):
+    """While the snapshot is pinned no checkpoint can move the log into the file; the backup does it when done."""
+    till = sqlite3.connect(live_db, isolation_level=None, check_same_thread=False)  # kept open: the log stays
+    till.execute("PRAGMA wal_autocheckpoint = 0")  # only the backup may move the log here
+
+    def sell(progress) -> None:
+        if progress.message.startswith("Backing up"):  # not "Backup saved": that comes after the backup's work
+            till.execute("INSERT INTO sale (total_minor) VALUES (777)")
+
+    backups.create_manual_backup(live_db, tmp_path / "backups", progress=sell)
+    in_main_file = sqlite3.connect(f"file:{live_db}?immutable=1", uri=True)  # the main file alone, not the log
+    try:
+        sold = in_main_file.execute("SELECT count(*) FROM sale WHERE total_minor = 777").fetchone()[0]
+        assert sold >= 1 and sold == till.execute("SELECT count(*) FROM sale WHERE total_minor = 777").fetchone()[0]
+    finally:
+        in_main_file.close()
+        till.close()
