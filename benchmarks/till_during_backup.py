@@ -24,15 +24,24 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from benchmarks.db_speed import cp_sync
-from benchmarks.generate import ROOT, app_env
-from benchmarks.till_http import FRAGMENT_HEADERS, OUT, App, Client, _csrf, _percentile, database, scratch_copy, sign_in
+from benchmarks.generate import ROOT
+from benchmarks.till_http import (
+    FRAGMENT_HEADERS,
+    OUT,
+    App,
+    Client,
+    _csrf,
+    _percentile,
+    database,
+    manage_shell,
+    scratch_copy,
+    sign_in,
+)
 from maintenance.db.health import last_health_path
 
 BACKUPS = "/admin/maintenance/databasemaintenance/backups/"
@@ -118,13 +127,7 @@ def measure(orders: int, backups: int, quiet_s: float) -> dict:
     shared = ROOT / "benchmarks" / "out" / f"orders-{orders}"  # the one benchmarks.db_speed made, if any
     base = shared if (shared / "pos_system.db").exists() else database(orders)
     work = scratch_copy(base, "during-backup")
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", SET_PASSWORD],
-        cwd=ROOT,
-        env=app_env(work),
-        check=True,
-        capture_output=True,
-    )
+    manage_shell(work, SET_PASSWORD)
     app = App(work, ROOT)
     try:
         seller = TimedSeller(sign_in(app))

@@ -274,18 +274,23 @@ def database(orders: int) -> Path:
     return base
 
 
+def manage_shell(data_dir: Path, code: str) -> None:
+    """Run ``code`` in ``manage.py shell`` against the database in ``data_dir`` (a PIN, a password)."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+        cwd=ROOT,
+        env=app_env(data_dir),
+        check=True,
+        capture_output=True,
+    )
+
+
 def scratch_copy(base: Path, name: str) -> Path:
     target = OUT / name
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     shutil.copyfile(base / "pos_system.db", target / "pos_system.db")
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", SET_PIN],
-        cwd=ROOT,
-        env=app_env(target),
-        check=True,
-        capture_output=True,
-    )
+    manage_shell(target, SET_PIN)
     return target
 
 
