@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from maintenance.db import priority, testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.integrity import MMAP_BYTES, IntegrityResult, check_connection, check_file
-from maintenance.db.progress import ProgressCallback, Step, emit
+from maintenance.db.progress import Progress, ProgressCallback, Step, emit
 from maintenance.db.sqlite_tools import (
     copy_file,
     has_sqlite_header,
@@ -294,8 +295,18 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
     if not db_path.exists():
         raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
     ensure_space_for_backup(db_path, backups_dir)
+    cancelled = threading.Event()
+
+    def report(step: Progress) -> None:
+        if cancelled.is_set():  # the command was interrupted: stop here, the partial copy is removed
+            raise exceptions.BackupError("The backup was cancelled; no backup was kept.")
+        if progress is not None:
+            progress(step)
+
     return priority.in_background(
-        lambda: create_backup(db_path, backups_dir, reason="manual", progress=progress, full_check=True), name="backup"
+        lambda: create_backup(db_path, backups_dir, reason="manual", progress=report, full_check=True),
+        name="backup",
+        cancel=cancelled.set,
     )
 
 

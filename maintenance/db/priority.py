@@ -44,7 +44,18 @@ def thread_nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def in_background(work: Callable[[], T], *, name: str = "background") -> T:
-    """Run ``work`` in a new low-priority thread, wait for it and return its result (or raise its exception)."""
+def in_background(work: Callable[[], T], *, name: str = "background", cancel: Callable[[], None] | None = None) -> T:
+    """Run ``work`` in a new low-priority thread, wait for it and return its result (or raise its exception).
+
+    If the waiting thread is interrupted (Ctrl-C in a command), ``cancel`` is
+    called so the work stops at its next step, and the interruption is raised
+    once the work has ended: it is never left running unattended.
+    """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=lower_this_thread) as pool:
-        return pool.submit(work).result()
+        running = pool.submit(work)
+        try:
+            return running.result()
+        except BaseException:
+            if not running.done() and cancel is not None:
+                cancel()
+            raise

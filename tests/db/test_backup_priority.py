@@ -8,9 +8,11 @@ that asked for the work keeps its own priority.
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import sys
 import threading
+import time
 
 import pytest
 
@@ -62,3 +64,23 @@ def test_the_check_after_start_up_runs_at_low_priority(live_db, tmp_path, monkey
     monkeypatch.setattr(health, "run_and_save", lambda db, data: seen.append(priority.thread_nice()))
     health.start_background_check(live_db, tmp_path).join(timeout=30)
     assert seen == [priority.BACKGROUND_NICE]
+
+
+def test_ctrl_c_during_a_manual_backup_stops_it_and_keeps_no_partial_backup(live_db, tmp_path):
+    """The command's main thread waits for the low-priority worker; Ctrl-C there must stop the worker too."""
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main, "SIGINT reaches Python's main thread only"
+    before = sha(live_db)
+
+    def press_ctrl_c_once(step) -> None:
+        if step.message.startswith("Backing up") and not pressed:
+            pressed.append(True)
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.5)  # the main thread is interrupted meanwhile; the next step sees the cancel
+
+    pressed: list[bool] = []
+    with pytest.raises(KeyboardInterrupt):
+        backups.create_manual_backup(live_db, tmp_path / "backups", progress=press_ctrl_c_once)
+    assert pressed == [True]
+    assert list((tmp_path / "backups").iterdir()) == []  # no backup, no .partial, no sidecar
+    assert sha(live_db) == before
