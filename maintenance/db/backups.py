@@ -212,6 +212,10 @@ def _snapshot(
         return sha, check_file(dest, foreign_keys=False, mmap=True)
 
 
+SAVED = "Backup saved:"
+"""How the last progress report of a backup begins: from there on the backup is complete."""
+
+
 def create_backup(
     db_path: Path,
     backups_dir: Path,
@@ -281,7 +285,7 @@ def create_backup(
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
         raise
-    emit(progress, Step.BACKUP, f"Backup saved: {final.name}", percent=100.0)
+    emit(progress, Step.BACKUP, f"{SAVED} {final.name}", percent=100.0)
     return info
 
 
@@ -298,7 +302,7 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
     cancelled = threading.Event()
 
     def report(step: Progress) -> None:
-        if cancelled.is_set():  # the command was interrupted: stop here, the partial copy is removed
+        if cancelled.is_set() and not step.message.startswith(SAVED):  # interrupted: stop, the copy is removed
             raise exceptions.BackupError("The backup was cancelled; no backup was kept.")
         if progress is not None:
             progress(step)
