@@ -18,8 +18,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 #: A nice value well below the till's 0 (CFS gives it about a tenth of a core against one busy till thread).
 BACKGROUND_NICE = 10
@@ -47,15 +46,34 @@ def thread_nice() -> int:
 def in_background(work: Callable[[], T], *, name: str = "background", cancel: Callable[[], None] | None = None) -> T:
     """Run ``work`` in a new low-priority thread, wait for it and return its result (or raise its exception).
 
-    If the waiting thread is interrupted (Ctrl-C in a command), ``cancel`` is
-    called so the work stops at its next step, and the interruption is raised
-    once the work has ended: it is never left running unattended.
+    The thread is a daemon exactly when the caller is: quitting the app does
+    not wait for a backup its admin job started, and a command waits for its
+    own. If the waiting thread is interrupted (Ctrl-C in a command),
+    ``cancel`` is called so the work stops at its next step; once the work
+    has ended, the interruption is raised, unless the work had completed
+    anyway, whose result is then returned.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=lower_this_thread) as pool:
-        running = pool.submit(work)
+    outcome: dict[str, Any] = {}
+    ended = threading.Event()  # not Thread.join(): an interrupted join can mark a running thread as stopped
+
+    def run() -> None:
+        lower_this_thread()
         try:
-            return running.result()
-        except BaseException:
-            if not running.done() and cancel is not None:
-                cancel()
+            outcome["result"] = work()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = err
+        finally:
+            ended.set()
+
+    threading.Thread(target=run, name=name, daemon=threading.current_thread().daemon).start()
+    try:
+        ended.wait()
+    except BaseException:
+        if cancel is not None:
+            cancel()
+        ended.wait()
+        if "result" not in outcome:
             raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]

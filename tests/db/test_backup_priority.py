@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ import time
 import pytest
 
 from maintenance.db import backups, health, priority
+from tests.helpers.app import REPO_ROOT
 from tests.helpers.sqlite import sha
 
 pytestmark = pytest.mark.skipif(
@@ -84,3 +86,36 @@ def test_ctrl_c_during_a_manual_backup_stops_it_and_keeps_no_partial_backup(live
     assert pressed == [True]
     assert list((tmp_path / "backups").iterdir()) == []  # no backup, no .partial, no sidecar
     assert sha(live_db) == before
+
+
+def test_ctrl_c_after_the_backup_was_saved_reports_the_backup(live_db, tmp_path):
+    """Too late to cancel: the backup is complete, so it is kept and reported, not dropped with the interruption."""
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main, "SIGINT reaches Python's main thread only"
+
+    def press_ctrl_c_when_saved(step) -> None:
+        if step.message.startswith(backups.SAVED):
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.3)
+
+    info = backups.create_manual_backup(live_db, tmp_path / "backups", progress=press_ctrl_c_when_saved)
+    assert info.path.exists() and json.loads(info.path.with_suffix(".json").read_text())["sha256"] == sha(info.path)
+
+
+QUIT_DURING_BACKGROUND_WORK = """
+import sys, threading, time
+from maintenance.db import priority
+threading.Thread(target=lambda: priority.in_background(lambda: time.sleep(30)), daemon=True).start()
+time.sleep(0.3)
+print("quitting", flush=True)
+"""
+
+
+def test_quitting_the_app_does_not_wait_for_work_its_daemon_threads_started():
+    """The admin's backup job is a daemon thread: the app's process ends when it quits, backup or not."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", QUIT_DURING_BACKGROUND_WORK], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "quitting", done.stderr
+    assert time.monotonic() - started < 10  # not the 30 s of the work
