@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models import Model, QuerySet, signals, sql
 from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
@@ -124,15 +124,22 @@ class Prepared(Generic[M]):
 # the same statement, compiled once per model and connection vendor, each value
 # prepared by its field exactly as ``save()`` prepares it
 # (``pre_save``, ``get_db_prep_save``). A model that someone listens to
-# (``pre_save``/``post_save`` receivers), a value that is an expression, or a
-# backend that cannot return the new id from its INSERT is saved the ordinary way.
+# (``pre_save``/``post_save`` receivers) or that has its own ``save()``, a
+# value that is an expression, or a backend that cannot return the new id
+# from its INSERT is saved the ordinary way.
 
 _insert_sql: dict[tuple[type[Model], str, str], tuple[str, list, list, list] | None] = {}
 _update_sql: dict[tuple[type[Model], str, str, tuple[str, ...]], tuple[str, list]] = {}
 
 
-def _listened(model: type[Model]) -> bool:
-    return signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+def _needs_save(model: type[Model]) -> bool:
+    """Whether ``save()`` does more for ``model`` than one statement: listeners, its own save, ordered rows."""
+    return (
+        signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or any(getattr(model, name) is not getattr(Model, name) for name in ("save", "save_base", "_save_table"))
+        or model._meta.order_with_respect_to is not None
+    )
 
 
 def _compile_insert(obj: Model, connection, using: str) -> tuple[str, list, list, list] | None:
@@ -163,7 +170,7 @@ def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> None:
     if key not in _insert_sql:
         _insert_sql[key] = _compile_insert(obj, connection, using)
     compiled = _insert_sql[key]
-    if compiled is None or obj._is_pk_set() or _listened(model):  # type: ignore[attr-defined]
+    if compiled is None or obj._is_pk_set() or _needs_save(model):  # type: ignore[attr-defined]
         obj.save(using=using)
         return
     statement, fields, returning, converters = compiled
@@ -176,7 +183,7 @@ def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> None:
             obj.save(using=using)
             return
         params.append(field.get_db_prep_save(value, connection=connection))
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:  # as save() does
         cursor.execute(statement, params)
         row = cursor.fetchone()
     for field, value, (convs, expression) in zip(returning, row, converters, strict=True):
@@ -190,7 +197,7 @@ def update(obj: Model, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -
     """Save ``fields`` of a saved ``obj`` as ``obj.save(update_fields=fields)`` would: one UPDATE by its id."""
     model = type(obj)
     connection = connections[using]
-    if _listened(model) or model._meta.parents:
+    if _needs_save(model) or model._meta.parents:
         obj.save(using=using, update_fields=list(fields))
         return
     key = (model, using, connection.vendor, fields)
@@ -211,7 +218,7 @@ def update(obj: Model, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -
             return
         params.append(field.get_db_prep_save(value, connection=connection))
     params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:  # as save() does
         cursor.execute(statement, params)
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")  # as save() says

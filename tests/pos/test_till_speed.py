@@ -324,3 +324,24 @@ def test_a_receiver_of_order_line_saves_still_hears_every_one():
         post_save.disconnect(dispatch_uid="test-listen", sender=OrderLine)
     assert heard == [("Latte", 1, True), ("Latte", 2, False)]
     assert Order.objects.get().total_minor == 700
+
+
+@pytest.mark.django_db
+def test_a_refused_fast_write_spoils_its_transaction_as_save_does():
+    """A line SQLite refuses (a negative quantity) marks the sale's transaction for rollback: no half sale commits."""
+    from django.contrib.auth import get_user_model
+    from django.db import IntegrityError, transaction
+
+    from pos.services import demo, prepared
+
+    demo.create_demo_data()
+    order = orders.open_order(get_user_model().objects.get(username="cashier"))
+    refused = OrderLine(
+        order=order, product_name="Latte", unit_price_minor=350, vat_rate_bp=2000, quantity=-1,
+        line_total_minor=-350, vat_minor=-58,
+    )  # fmt: skip
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            prepared.insert(refused)
+        assert transaction.get_connection().needs_rollback
+    assert not OrderLine.objects.filter(order=order).exists()
