@@ -215,7 +215,7 @@ def copy_file(src: Path, dst: Path, *, progress: Callable[[int, int], None] | No
 
 @contextlib.contextmanager
 def pinned_snapshot(
-    db_path: Path, *, readers: int = 1, wait_s: float = 2.0
+    db_path: Path, *, readers: int = 1, wait_s: float = 2.0, checkpoint_after: bool = True
 ) -> Iterator[list[sqlite3.Connection] | None]:
     """Yield ``readers`` connections in read transactions on a snapshot that is exactly the main file's bytes.
 
@@ -240,6 +240,11 @@ def pinned_snapshot(
     whatever was committed in between and must report the whole log
     checkpointed; the readers begin their transactions; the write lock is
     released. The till waits at most for that moment (milliseconds).
+
+    With ``checkpoint_after``, the log written while pinned is checkpointed
+    when the snapshot is released (see the end of this function); the guarded
+    upgrade turns that off: under its lock nobody else writes, and it records
+    the file's state itself.
     """
     lock = sqlite3.connect(db_path, timeout=30, isolation_level=None)
     conns: list[sqlite3.Connection] = []
@@ -283,7 +288,7 @@ def pinned_snapshot(
     finally:
         for conn in conns:
             conn.close()
-        if wal:
+        if wal and checkpoint_after:
             # While pinned, no checkpoint could move the log back: the till's next automatic one would move
             # all it wrote meanwhile, and fsync, inside a sale. This thread pays for it instead.
             with contextlib.suppress(sqlite3.Error):

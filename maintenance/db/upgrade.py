@@ -287,7 +287,7 @@ class SnapshotChecks:
     def start(cls, db_path: Path) -> SnapshotChecks | None:
         stack = contextlib.ExitStack()
         try:
-            readers = stack.enter_context(pinned_snapshot(db_path, readers=2))
+            readers = stack.enter_context(pinned_snapshot(db_path, readers=2, checkpoint_after=False))
             if readers is None or str(readers[0].execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
                 stack.close()
                 return None

@@ -152,3 +152,22 @@ def test_what_the_till_wrote_during_a_backup_is_checkpointed_by_the_backup_not_b
     finally:
         in_main_file.close()
         till.close()
+
+
+@pytest.mark.parametrize("checkpoint_after", [True, False])
+def test_releasing_a_snapshot_checkpoints_only_when_asked(live_db, checkpoint_after):
+    """A backup beside the till moves the log back when done; the guarded upgrade (alone, under its lock) does not."""
+    from maintenance.db.sqlite_tools import pinned_snapshot
+
+    writer = sqlite3.connect(live_db, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    with pinned_snapshot(live_db, checkpoint_after=checkpoint_after) as readers:
+        assert readers is not None
+        writer.execute("INSERT INTO sale (total_minor) VALUES (515515)")
+    main_file = sqlite3.connect(f"file:{live_db}?immutable=1", uri=True)
+    try:
+        in_main_file = main_file.execute("SELECT count(*) FROM sale WHERE total_minor = 515515").fetchone()[0]
+    finally:
+        main_file.close()
+        writer.close()
+    assert in_main_file == (1 if checkpoint_after else 0)
