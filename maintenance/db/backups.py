@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from maintenance import exceptions
 from maintenance.config import app_version
@@ -299,6 +300,19 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
     if not db_path.exists():
         raise exceptions.BackupError(f"There is no database to back up at {db_path}.")
     ensure_space_for_backup(db_path, backups_dir)
+    return create_backup_in_background(db_path, backups_dir, reason="manual", progress=progress, full_check=True)
+
+
+def create_backup_in_background(
+    db_path: Path, backups_dir: Path, *, reason: str, progress: ProgressCallback | None = None, **options: Any
+) -> BackupInfo:
+    """:func:`create_backup` in a low-priority thread (:func:`priority.in_background`), waited for.
+
+    Work that must not wait for the copy keeps the CPU: the till beside a
+    manager's backup, the guarded upgrade's ``quick_check`` beside its backup.
+    Ctrl-C in the waiting thread stops the copy at its next step and keeps
+    nothing; once the backup is saved, it is kept and returned.
+    """
     cancelled = threading.Event()
 
     def report(step: Progress) -> None:
@@ -308,7 +322,7 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
             progress(step)
 
     return priority.in_background(
-        lambda: create_backup(db_path, backups_dir, reason="manual", progress=report, full_check=True),
+        lambda: create_backup(db_path, backups_dir, reason=reason, progress=report, **options),
         name="backup",
         cancel=cancelled.set,
     )

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maintenance.db import priority
 from maintenance.db.sqlite_tools import leaving_no_side_files, open_readonly
 
 MMAP_BYTES = 1 << 40  # SQLite caps it at its compile-time maximum; the map never exceeds the file
@@ -144,10 +145,14 @@ def combine(structure: IntegrityResult, keys: IntegrityResult) -> IntegrityResul
 
 
 def check_in_parallel(db_path: Path, *, mmap: bool = False) -> IntegrityResult:
-    """Run quick_check and foreign_key_check in two threads (SQLite releases the GIL)."""
+    """Run quick_check and foreign_key_check in two threads (SQLite releases the GIL).
+
+    The foreign-key check, about half as long, runs at low priority: when
+    other work (a backup's copy) shares the cores, ``quick_check`` still has one.
+    """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
         structure = pool.submit(check_file, db_path, foreign_keys=False, mmap=mmap)
-        keys = pool.submit(check_file, db_path, foreign_keys=True, structure=False, mmap=mmap)
+        keys = pool.submit(priority.lowered(check_file), db_path, foreign_keys=True, structure=False, mmap=mmap)
         return combine(structure.result(), keys.result())
 
 

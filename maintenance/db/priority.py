@@ -18,12 +18,13 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 #: A nice value well below the till's 0 (CFS gives it about a tenth of a core against one busy till thread).
 BACKGROUND_NICE = 10
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def lower_this_thread(nice: int = BACKGROUND_NICE) -> None:
@@ -34,6 +35,21 @@ def lower_this_thread(nice: int = BACKGROUND_NICE) -> None:
     with contextlib.suppress(OSError):
         if os.getpriority(os.PRIO_PROCESS, tid) < nice:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def lowered(work: Callable[P, T]) -> Callable[P, T]:
+    """``work`` that first lowers the thread it runs in: for a task that must leave a core to the longest one.
+
+    The guarded upgrade waits for ``quick_check`` of the old database, the
+    longest of its parallel parts; the foreign-key check and the backup's copy
+    beside it run lowered, so on two cores the check keeps one of its own.
+    """
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        lower_this_thread()
+        return work(*args, **kwargs)
+
+    return run
 
 
 def thread_nice() -> int:

@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from maintenance.db import backups, health, priority
+from maintenance.config import MaintenanceConfig
+from maintenance.db import backups, health, integrity, priority, upgrade
 from tests.helpers.app import REPO_ROOT
 from tests.helpers.sqlite import sha
 
@@ -100,6 +101,45 @@ def test_ctrl_c_after_the_backup_was_saved_reports_the_backup(live_db, tmp_path)
 
     info = backups.create_manual_backup(live_db, tmp_path / "backups", progress=press_ctrl_c_when_saved)
     assert info.path.exists() and json.loads(info.path.with_suffix(".json").read_text())["sha256"] == sha(info.path)
+
+
+def test_an_upgrade_leaves_a_core_to_quick_check_the_part_it_waits_for(live_db, tmp_path, monkeypatch):
+    """The foreign-key check and the backup's copy run lowered beside the pre-upgrade quick_check, which does not."""
+    nice: dict[str, int] = {}
+    real_check = upgrade.check_connection
+
+    def check(conn, *, structure, foreign_keys):
+        nice["quick_check" if structure else "foreign_key_check"] = priority.thread_nice()
+        return real_check(conn, structure=structure, foreign_keys=foreign_keys)
+
+    monkeypatch.setattr(upgrade, "check_connection", check)
+    before = priority.thread_nice()
+    checks = upgrade.SnapshotChecks.start(live_db)
+    assert checks is not None, "a WAL database's snapshot is pinned for the checks"
+    copying: list[int] = []
+    config = MaintenanceConfig(db_path=live_db, data_dir=tmp_path, app_version="0.1.0")
+    backup = upgrade._backup_beside(
+        checks, config, lambda step: copying.append(priority.thread_nice()), database_version=None
+    )
+    result = checks.result()
+    assert result.ok and result.problems == []
+    assert nice == {"quick_check": before, "foreign_key_check": priority.BACKGROUND_NICE}
+    assert copying and min(copying) >= priority.BACKGROUND_NICE
+    assert priority.thread_nice() == before
+    assert json.loads(backup.path.with_suffix(".json").read_text())["sha256"] == sha(backup.path) == sha(live_db)
+
+
+def test_checks_in_parallel_lower_the_foreign_key_check_only(live_db, monkeypatch):
+    nice: dict[str, int] = {}
+    real_check = integrity.check_file
+
+    def check(path, *, structure=True, foreign_keys=True, **options):
+        nice["quick_check" if structure else "foreign_key_check"] = priority.thread_nice()
+        return real_check(path, structure=structure, foreign_keys=foreign_keys, **options)
+
+    monkeypatch.setattr(integrity, "check_file", check)
+    assert integrity.check_in_parallel(live_db).ok
+    assert nice == {"quick_check": priority.thread_nice(), "foreign_key_check": priority.BACKGROUND_NICE}
 
 
 QUIT_DURING_BACKGROUND_WORK = """
