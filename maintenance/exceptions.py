@@ -186,6 +186,13 @@ class ReadOnlyError(UpgradeRefused):
     scenario = "readonly"
 
 
+class StoppedError(UpgradeRefused):
+    """Ctrl-C stopped a command; the message says what that left (the command's own words)."""
+
+    title = "Stopped (Ctrl-C)"
+    scenario = "error"
+
+
 class RecoveryInProgressError(UpgradeRefused):
     """Another recovery action (a repair, a restore) is already running."""
 

@@ -613,6 +613,11 @@ def _upgrade_existing(
                 _restore_after_damage(config, backup, before, entry, started, progress)
         _restore_after_failure(config, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
+    except KeyboardInterrupt as err:  # Ctrl-C: stop at once, and leave the database as it was before the run
+        if checks is not None:
+            checks.abandon()
+        _restore_after_failure(config, backup, step, err, entry, started, progress)
+        raise AssertionError("unreachable") from err
     except BaseException:
         if checks is not None:
             checks.abandon()
@@ -796,25 +801,28 @@ def _restore_after_failure(
     started: float,
     progress: ProgressCallback | None,
 ) -> None:
-    """Restore the backup after a failed step, prove it, record it, and raise the typed error."""
-    log.exception("Guarded upgrade failed during %s; restoring %s", step, backup.path)
+    """Restore the backup after a failed step (or Ctrl-C), prove it, record it, and raise the typed error."""
+    stopped = isinstance(err, KeyboardInterrupt)
+    cause = "Ctrl-C" if stopped else str(err)
+    log.exception("Guarded upgrade %s during %s; restoring %s", "stopped" if stopped else "failed", step, backup.path)
     entry.update(
         {
             "finished_at": _now(),
             "duration_s": round(time.perf_counter() - started, 3),
             "failed_step": step,
-            "error": str(err),
+            "error": cause,
         }
     )
-    _put_backup_back(config, backup, entry, progress, "The upgrade failed. Restoring the backup…")
+    what = "was stopped" if stopped else "failed"
+    _put_backup_back(config, backup, entry, progress, f"The upgrade {what}. Restoring the backup…")
     entry["outcome"] = "failed_restored"
     _append_history(config, entry)
     raise exceptions.MigrationFailedError(
-        f"The database upgrade failed while {_STEP_WORDS.get(step, step)} ({err}). "
+        f"The database upgrade {what} while {_STEP_WORDS.get(step, step)} ({cause}). "
         f"Your data was restored from the backup made just before: {backup.path.name}.",
         backup_path=backup.path,
         failed_step=step,
-        cause=str(err),
+        cause=cause,
     ) from err
 
 

@@ -3,7 +3,8 @@
 docs/design.md section 7: exit 0 done; 2 refused before any change; 3 a step
 failed and the database was restored; 4 the restore failed (1 only for an
 unhealthy ``check_db``). Never a traceback: an unexpected error is logged
-with its traceback and reported in one line. With ``--json``, stdout carries
+with its traceback and reported in one line; so is Ctrl-C, with what
+stopping the command left (:attr:`MaintenanceCommand.stopped_message`). With ``--json``, stdout carries
 exactly one JSON object whatever a migration prints (its output goes to
 stderr, at the file-descriptor level, so even a subprocess cannot break it).
 """
@@ -22,7 +23,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from maintenance.db.progress import Progress, ProgressCallback
-from maintenance.exceptions import MaintenanceError
+from maintenance.exceptions import MaintenanceError, StoppedError
 
 log = logging.getLogger("aurswift.commands")
 CONTRACT_CODES = {2, 3, 4}
@@ -60,6 +61,8 @@ class MaintenanceCommand(BaseCommand):
     json_option = True
     #: the exit code of every error, for a command outside the database contract (``build_release``: 1)
     error_exit_code: int | None = None
+    #: what Ctrl-C prints instead of a traceback: what stopping this command leaves, truthfully
+    stopped_message = "Nothing was changed."
 
     def add_arguments(self, parser) -> None:
         if self.json_option:
@@ -96,6 +99,8 @@ class MaintenanceCommand(BaseCommand):
                 exit_code=2,
                 failure=f"Unexpected error: {err}. Nothing was changed; the details are in the app log.",
             )
+        except KeyboardInterrupt:
+            outcome = self.outcome_for_error(StoppedError(self.stopped_message))
         if as_json:
             self.stdout.write(json.dumps({**outcome.data, "exit_code": outcome.exit_code}, default=str))
         else:

@@ -63,6 +63,29 @@ class Shop:
             proc.stderr.close()  # type: ignore[union-attr]
         assert proc.returncode == -signal.SIGKILL
 
+    def interrupt_at(self, step: str, *args: str, chain: str | None = "v1") -> subprocess.CompletedProcess:
+        """Run ``manage.py *args`` until it pauses at the test hook ``step``, press Ctrl-C there, let it end."""
+        env = self.env_for(chain)
+        env["AURSWIFT_TEST_PAUSE_AT"] = step
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seen: list[str] = []
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if line.startswith(f"AURSWIFT PAUSED AT {step}"):
+                proc.send_signal(signal.SIGINT)
+                break
+        else:
+            raise AssertionError(f"{args[0]} never reached {step}: exit {proc.wait()}")
+        out, err = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
+
     def upgrade_json(self, chain: str | None = "v1") -> tuple[int, dict]:
         proc = self.manage("upgrade_db", "--json", chain=chain)
         return proc.returncode, json.loads(proc.stdout)

@@ -9,6 +9,7 @@ from maintenance.updates.service import sale_open
 
 class Command(MaintenanceCommand):
     help = "Download, verify and stage the newest release (exit 0), or refuse and change nothing (exit 2)."
+    stopped_message = "Nothing was staged; the next apply_update continues the download."
 
     def run(self, *, as_json: bool, **options) -> Outcome:
         offer = check()

@@ -14,6 +14,7 @@ class Command(MaintenanceCommand):
     #: Django's system checks import the URLs and the admin (about 0.2 s) and only warn about settings;
     #: the command reports any real problem itself.
     requires_system_checks: list[str] = []
+    stopped_message = "No backup was kept; the database was not changed."
 
     def run(self, *, as_json: bool, **options) -> Outcome:
         info = create_manual_backup(

@@ -14,6 +14,11 @@ class Command(MaintenanceCommand):
     #: Django's system checks import the URLs and the admin (about 0.2 s) and only warn about settings;
     #: the command reports any real problem itself.
     requires_system_checks: list[str] = []
+    stopped_message = (
+        "The database is either as it was or restored from the backup, never in between "
+        "(a restore stopped after it began replacing the file is finished at the next start); "
+        "check_db shows which. Nothing is lost."
+    )
 
     def add_options(self, parser) -> None:
         parser.add_argument("path", type=Path, help="the backup file to restore")

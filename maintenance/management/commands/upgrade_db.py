@@ -13,6 +13,11 @@ from maintenance.management.base import MaintenanceCommand, Outcome
 
 class Command(MaintenanceCommand):
     help = "Upgrade the database safely: check, back up, migrate, verify, restore on failure."
+    #: Ctrl-C while migrating puts the backup back at once (exit 3); this covers the rest of the run
+    stopped_message = (
+        "An upgrade stopped part-way is undone: the next start of AurSwift, "
+        "or upgrade_db, puts its backup back. Nothing is lost."
+    )
 
     def add_options(self, parser) -> None:
         parser.add_argument("--plan", action="store_true", help="print the pending migrations; change nothing")
