@@ -129,7 +129,7 @@ class Prepared(Generic[M]):
 # from its INSERT is saved the ordinary way.
 
 _insert_sql: dict[tuple[type[Model], str, str], tuple[str, list, list, list] | None] = {}
-_update_sql: dict[tuple[type[Model], str, str, tuple[str, ...]], tuple[str, list]] = {}
+_update_sql: dict[tuple[type[Model], str, str, tuple[str, ...]], tuple[str, list] | None] = {}
 
 
 def _needs_save(model: type[Model]) -> bool:
@@ -148,6 +148,8 @@ def _compile_insert(obj: Model, connection, using: str) -> tuple[str, list, list
     if not connection.features.can_return_columns_from_insert or meta.parents:
         return None
     fields = [f for f in meta.local_concrete_fields if f not in meta.pk_fields and not f.generated]
+    if any(hasattr(f, "get_placeholder") for f in fields):
+        return None  # a field that writes its own SQL around the value: leave it to save()
     returning = list(meta.db_returning_fields)
     query = sql.InsertQuery(type(obj))
     query.insert_values(fields, [obj])
@@ -193,23 +195,35 @@ def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> None:
     obj._state.adding, obj._state.db = False, using
 
 
+def _compile_update(model: type[Model], fields: tuple[str, ...], connection) -> tuple[str, list] | None:
+    """Return (sql, target fields) of one UPDATE by id of ``fields``, or None where only save() will do."""
+    meta, quote = model._meta, connection.ops.quote_name
+    concrete = {f.name: f for f in meta.concrete_fields} | {f.attname: f for f in meta.concrete_fields}
+    if any(name not in concrete for name in fields):
+        return None  # save() refuses a name that is not a column with its own ValueError
+    targets = [concrete[name] for name in fields]
+    if any(f.primary_key or hasattr(f, "get_placeholder") for f in targets):
+        return None
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in targets)
+    # names from the model's own metadata, quoted; the values are parameters
+    statement = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return statement, targets
+
+
 def update(obj: Model, fields: tuple[str, ...], using: str = DEFAULT_DB_ALIAS) -> None:
     """Save ``fields`` of a saved ``obj`` as ``obj.save(update_fields=fields)`` would: one UPDATE by its id."""
     model = type(obj)
     connection = connections[using]
-    if _needs_save(model) or model._meta.parents:
-        obj.save(using=using, update_fields=list(fields))
-        return
     key = (model, using, connection.vendor, fields)
     if key not in _update_sql:
-        meta, quote = model._meta, connection.ops.quote_name
-        concrete = {f.name: f for f in meta.concrete_fields} | {f.attname: f for f in meta.concrete_fields}
-        targets = [concrete[name] for name in fields]  # a KeyError for anything but a column, as save() refuses
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in targets)
-        # names from the model's own metadata, quoted; the values are parameters
-        statement = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-        _update_sql[key] = (statement, targets)
-    statement, targets = _update_sql[key]
+        _update_sql[key] = _compile_update(model, fields, connection)
+    compiled = _update_sql[key]
+    if compiled is None or _needs_save(model) or model._meta.parents or model._meta.select_on_save:
+        obj.save(using=using, update_fields=list(fields))
+        return
+    statement, targets = compiled
+    # an unsaved related object is refused, as by save()
+    obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     params = []
     for field in targets:
         value = field.pre_save(obj, add=False)

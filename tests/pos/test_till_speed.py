@@ -345,3 +345,34 @@ def test_a_refused_fast_write_spoils_its_transaction_as_save_does():
             prepared.insert(refused)
         assert transaction.get_connection().needs_rollback
     assert not OrderLine.objects.filter(order=order).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        (("no_such_column",), "do not exist in this model"),
+        (("id",), "primary keys"),
+        (("order",), "unsaved related object 'order'"),
+    ],
+)
+def test_a_compiled_update_refuses_what_save_refuses_with_the_same_error(fields, says):
+    """Not a column, the id, or an unsaved order assigned to the line: ValueError, nothing written, as save()."""
+    from django.contrib.auth import get_user_model
+
+    from pos.services import demo, prepared
+
+    demo.create_demo_data()
+    order = orders.open_order(get_user_model().objects.get(username="cashier"))
+    line = OrderLine(
+        order=order, product_name="Latte", unit_price_minor=350, vat_rate_bp=2000, quantity=1,
+        line_total_minor=350, vat_minor=58,
+    )  # fmt: skip
+    prepared.insert(line)
+    line.quantity = 9
+    if "order" in fields:
+        line.order = Order()  # never saved
+    for write in (lambda: line.save(update_fields=list(fields)), lambda: prepared.update(line, fields)):
+        with pytest.raises(ValueError, match=says):
+            write()
+    assert OrderLine.objects.get(pk=line.pk).quantity == 1
