@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.app import screenshot
+from tests.helpers.app import REPO_ROOT, screenshot, start_headless
 from tests.helpers.disk import small_tmpfs
 from tests.helpers.sqlite import dump, holding_write_lock, sha
 
@@ -252,6 +252,52 @@ def test_failed_migration_is_restored_remembered_and_not_rerun(v1_shop, launch, 
     assert len(list((v1_shop.data_dir / "backups").glob("*.db"))) == len(backups_before) + 1
     assert [r["outcome"] for r in history(v1_shop.data_dir)].count("failed_restored") == 2
     assert v1_shop.count("shopext_widget") == before
+
+
+# An installed version as the stable launcher starts it: this checkout's app, with a migration that fails.
+FAILING_VERSION = """
+import os, runpy, sys
+os.environ["AURSWIFT_MIGRATION_MODULES"] = {modules!r}
+sys.path.insert(0, {repo!r})
+os.chdir({repo!r})
+sys.argv[0] = {launcher!r}
+runpy.run_path({launcher!r}, run_name="__main__")
+"""
+
+
+def test_keep_using_the_previous_version_goes_back_to_it_and_changes_nothing(v1_shop, page):
+    """A confirmed version whose upgrade fails offers the version before; the stable launcher then starts that one."""
+    before = dump(v1_shop.db)
+    installed = v1_shop.data_dir / "app" / "versions" / "0.2.0"
+    installed.mkdir(parents=True)
+    (installed / "launcher.py").write_text(
+        FAILING_VERSION.format(
+            modules=v1_shop.env_for("fail2")["AURSWIFT_MIGRATION_MODULES"],
+            repo=str(REPO_ROOT),
+            launcher=str(REPO_ROOT / "launcher.py"),
+        )
+    )
+    current = v1_shop.data_dir / "app" / "current.json"
+    current.write_text(json.dumps({"current": "0.2.0", "previous": "bundled", "trial": False}))
+    app = start_headless(v1_shop.env_for("v1"), script="aurswift_stable.py")
+    try:
+        page.goto(app.url)
+        assert _heading(page).endswith("Database Migration Failed")
+        assert "Keep using version 0.1.0: AurSwift restarts with the version you used before" in page.inner_text("main")
+        _press(page, "Keep using version 0.1.0")
+        page.wait_for_selector("text=AurSwift is starting the version you used before.")
+        app.wait_for("Serving on ", count=2)
+        output = "\n".join(app.output)
+        assert "0.2.0 failed (the new version could not upgrade the database; the shop chose to keep using" in output
+        assert "starting bundled version" in output
+        page.goto([line for line in app.output if line.startswith("Serving on ")][-1].split(" ", 2)[2])
+        assert "Database Migration Failed" not in page.inner_text("body")
+    finally:
+        app.stop()
+    assert dump(v1_shop.db) == before, "the database is as the version before left it"
+    assert json.loads(current.read_text())["current"] is None  # the bundled version is the one started now
+    kept = [run for run in history(v1_shop.data_dir) if run["outcome"] == "kept_previous_version"]
+    assert [run["previous_version"] for run in kept] == ["0.1.0"]
 
 
 def test_restore_on_the_failed_migration_page_names_the_backup_and_keeps_a_restore_point(v1_shop, launch, page):
