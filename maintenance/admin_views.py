@@ -40,6 +40,7 @@ OUTCOME_WORDS = {
     "upgraded": "Upgraded",
     "created": "New database created",
     "failed_restored": "Failed; the database was restored",
+    "stopped_restored": "Stopped (Ctrl-C); the database was restored",
     "restore_failed": "Failed; the restore failed too",
     "interrupted_run_restored": "Interrupted; the database was restored at the next start",
     "fingerprint_accepted": "Changed migration accepted",

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from maintenance import exceptions
-from maintenance.db import busy, fingerprints, history, writer_lock
+from maintenance.db import busy, fingerprints, history, interrupts, writer_lock
 from maintenance.db.classify import load_migrations
 
 
@@ -39,19 +39,20 @@ def accept_changed_migration(
     timeout = busy.POLICY.timeout_s
     with writer_lock.held(data_dir), contextlib.closing(sqlite3.connect(db_path, timeout=timeout)) as conn:
         old = fingerprints.read_ledger(conn).get((app, name))
-        fingerprints.write_fingerprints(conn, [(app, name, new)], source="accepted")
-    now = datetime.now().astimezone().isoformat(timespec="seconds")
-    history.append_run(
-        data_dir,
-        {
-            "started_at": now,
-            "finished_at": now,
-            "outcome": "fingerprint_accepted",
-            "migration": f"{app}.{name}",
-            "old_sha256": old,
-            "new_sha256": new,
-            "reason": reason,
-            "confirmed_by": confirmed_by or "command line",
-        },
-    )
+        with interrupts.finishing():  # the ledger row and its history line, both or neither
+            fingerprints.write_fingerprints(conn, [(app, name, new)], source="accepted")
+            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            history.append_run(
+                data_dir,
+                {
+                    "started_at": now,
+                    "finished_at": now,
+                    "outcome": "fingerprint_accepted",
+                    "migration": f"{app}.{name}",
+                    "old_sha256": old,
+                    "new_sha256": new,
+                    "reason": reason,
+                    "confirmed_by": confirmed_by or "command line",
+                },
+            )
     return Accepted(f"{app}.{name}", old, new)

@@ -304,14 +304,22 @@ def create_manual_backup(db_path: Path, backups_dir: Path, *, progress: Progress
 
 
 def create_backup_in_background(
-    db_path: Path, backups_dir: Path, *, reason: str, progress: ProgressCallback | None = None, **options: Any
+    db_path: Path,
+    backups_dir: Path,
+    *,
+    reason: str,
+    progress: ProgressCallback | None = None,
+    keep_if_stopped: bool = True,
+    **options: Any,
 ) -> BackupInfo:
     """:func:`create_backup` in a low-priority thread (:func:`priority.in_background`), waited for.
 
     Work that must not wait for the copy keeps the CPU: the till beside a
     manager's backup, the guarded upgrade's ``quick_check`` beside its backup.
     Ctrl-C in the waiting thread stops the copy at its next step and keeps
-    nothing; once the backup is saved, it is kept and returned.
+    nothing. If the backup was saved all the same, it is kept and returned
+    (a manager's backup), or, without ``keep_if_stopped`` (a backup that is
+    only a step of a run being stopped), removed and the interruption raised.
     """
     cancelled = threading.Event()
 
@@ -321,11 +329,15 @@ def create_backup_in_background(
         if progress is not None:
             progress(step)
 
-    return priority.in_background(
+    info = priority.in_background(
         lambda: create_backup(db_path, backups_dir, reason=reason, progress=report, **options),
         name="backup",
         cancel=cancelled.set,
     )
+    if cancelled.is_set() and not keep_if_stopped:
+        discard(info.path)
+        raise KeyboardInterrupt
+    return info
 
 
 def verify_backup(path: Path) -> BackupInfo:

@@ -87,7 +87,9 @@ def in_background(work: Callable[[], T], *, name: str = "background", cancel: Ca
     except BaseException:
         if cancel is not None:
             cancel()
-        ended.wait()
+        while not ended.is_set():  # a second Ctrl-C does not leave the work running unwatched
+            with contextlib.suppress(KeyboardInterrupt):
+                ended.wait()
         if "result" not in outcome:
             raise
     if "error" in outcome:

@@ -44,7 +44,18 @@ from django.db.migrations.executor import MigrationExecutor
 
 from maintenance import exceptions
 from maintenance.config import MaintenanceConfig
-from maintenance.db import backups, busy, fingerprints, history, markers, moves, priority, testhooks, writer_lock
+from maintenance.db import (
+    backups,
+    busy,
+    fingerprints,
+    history,
+    interrupts,
+    markers,
+    moves,
+    priority,
+    testhooks,
+    writer_lock,
+)
 from maintenance.db.classify import EMPTY, MANAGED, NEW, Classification, classify, label, load_migrations
 from maintenance.db.diskspace import ensure_space
 from maintenance.db.integrity import (
@@ -281,6 +292,7 @@ class SnapshotChecks:
 
     def __init__(self, stack: contextlib.ExitStack, readers: list[sqlite3.Connection]) -> None:
         self._stack, self._readers = stack, readers
+        self._released = False
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pre-check")
         stack.callback(pool.shutdown)  # runs before the pin is released: the threads are done by then
         self._futures: list[Future[IntegrityResult]] = [
@@ -320,15 +332,25 @@ class SnapshotChecks:
         """Wait for both checks, release the snapshot and return what they found."""
         try:
             structure, keys = (f.result() for f in self._futures)
-        finally:
-            self._stack.close()
+        except BaseException:  # Ctrl-C while waiting: stop the checks rather than wait for them
+            self.abandon()
+            raise
+        self._release()
         return combine(structure, keys)
 
     def abandon(self) -> None:
-        """Stop the checks and release the snapshot (the run is ending on another error)."""
+        """Stop the checks and release the snapshot (the run is ending on another error); again is a no-op."""
+        if self._released:
+            return
         for conn in self._readers:
-            conn.interrupt()
-        self._stack.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.interrupt()
+        self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._stack.close()
 
 
 class _DamageFound(Exception):
@@ -541,19 +563,31 @@ def _upgrade_existing(
         "reason": reason,
     }
 
-    emit(progress, Step.DISK, "Checking free disk space…")
-    ensure_space(db_path)
+    checks: SnapshotChecks | None = None
+    made: backups.BackupInfo | None = None
+    try:
+        emit(progress, Step.DISK, "Checking free disk space…")
+        ensure_space(db_path)
 
-    testhooks.pause_if("before_backup")
-    adopt_unrecorded(result)
-    emit(progress, Step.INTEGRITY, "Checking the database's integrity…")
-    checks = SnapshotChecks.start(db_path)
-    if checks is None:
-        backup = _checked_backup(config, progress, database_version=from_version)
-    else:
-        backup = _backup_beside(checks, config, progress, database_version=from_version)
-    entry["backup"] = str(backup.path)
-    testhooks.pause_if("after_backup")
+        testhooks.pause_if("before_backup")
+        adopt_unrecorded(result)
+        emit(progress, Step.INTEGRITY, "Checking the database's integrity…")
+        checks = SnapshotChecks.start(db_path)
+        if checks is None:
+            made = _checked_backup(config, progress, database_version=from_version)
+        else:
+            made = _backup_beside(checks, config, progress, database_version=from_version)
+        entry["backup"] = str(made.path)
+        testhooks.pause_if("after_backup")
+    except KeyboardInterrupt:
+        if checks is not None:
+            checks.abandon()
+        if made is not None:
+            backups.discard(made.path)
+        raise exceptions.StoppedError(
+            "The upgrade was stopped before it began migrating. Your data was not changed."
+        ) from None
+    backup = made
     marker = db_path.parent / UPGRADE_MARKER
     owner = writer_lock.owner_record()
 
@@ -624,6 +658,22 @@ def _upgrade_existing(
         raise
 
     testhooks.pause_if("verify_done")
+    with interrupts.finishing():  # verified: the run is done; Ctrl-C now must not leave its records untrue
+        return _finish_upgrade(config, marker, backup, pending, applied, entry, started, from_version, progress)
+
+
+def _finish_upgrade(
+    config: MaintenanceConfig,
+    marker: Path,
+    backup: backups.BackupInfo,
+    pending: list[str],
+    applied: list[str],
+    entry: dict[str, object],
+    started: float,
+    from_version: str | None,
+    progress: ProgressCallback | None,
+) -> UpgradeReport:
+    """Remove the marker, prune old backups, record the run: the upgrade is verified and kept."""
     marker.unlink()
     removed = backups.prune_backups(config.backups_dir, keep=retention(config.data_dir), protect=backup.path)
     report = UpgradeReport(
@@ -679,6 +729,7 @@ def _backup_beside(
             reason="before_migration",
             progress=_backup_progress(progress),
             database_version=database_version,
+            keep_if_stopped=False,
         )
     except Exception as err:
         check = checks.result()
@@ -718,6 +769,7 @@ def _checked_backup(
                 reason="before_migration",
                 progress=_backup_progress(progress),
                 database_version=database_version,
+                keep_if_stopped=False,
             )
         except (exceptions.BackupError, sqlite3.DatabaseError) as err:
             failure = err
@@ -815,7 +867,7 @@ def _restore_after_failure(
     )
     what = "was stopped" if stopped else "failed"
     _put_backup_back(config, backup, entry, progress, f"The upgrade {what}. Restoring the backup…")
-    entry["outcome"] = "failed_restored"
+    entry["outcome"] = "stopped_restored" if stopped else "failed_restored"  # a stop is not a failure to remember
     _append_history(config, entry)
     raise exceptions.MigrationFailedError(
         f"The database upgrade {what} while {_STEP_WORDS.get(step, step)} ({cause}). "

@@ -22,9 +22,15 @@ from maintenance.db import backups, health, integrity, priority, upgrade
 from tests.helpers.app import REPO_ROOT
 from tests.helpers.sqlite import sha
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="threads have nice values of their own only on Linux"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="threads have nice values of their own only on Linux"
+    ),
+    pytest.mark.skipif(
+        priority.thread_nice() >= priority.BACKGROUND_NICE,
+        reason="the tests already run at low priority (e.g. under `nice`): lowering a thread changes nothing to see",
+    ),
+]
 
 
 def test_a_manual_backup_copies_at_low_priority_and_the_caller_keeps_its_own(live_db, tmp_path):

@@ -9,11 +9,16 @@ or the next run undoes what it began. Either way the next run upgrades.
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from aurswift.startup.state import known_failed_upgrade
+from maintenance.db import backups, interrupts, priority, upgrade
 from maintenance.db.backups import RESTORE_MARKER
 from maintenance.db.markers import UPGRADE_MARKER
 from tests.helpers.sqlite import dump, sha
@@ -52,27 +57,38 @@ def test_ctrl_c_while_migrating_puts_the_backup_back_at_once(shop_v1, step, doin
     assert dump(shop_v1.db) == before_dump and sha(shop_v1.db) == before_sha
     assert not (shop_v1.db.parent / UPGRADE_MARKER).exists()
     runs = [json.loads(line) for line in (shop_v1.data_dir / "logs" / "upgrade-history.jsonl").read_text().splitlines()]
-    assert (runs[-1]["outcome"], runs[-1]["error"]) == ("failed_restored", "Ctrl-C")
+    assert (runs[-1]["outcome"], runs[-1]["error"]) == ("stopped_restored", "Ctrl-C")
+    # a stop is not a failure: the app's next start runs the upgrade again by itself
+    assert known_failed_upgrade(shop_v1.data_dir, runs[-1]["to_version"]) is None
     _upgrades_next_time(shop_v1)
 
 
 @pytest.mark.parametrize("step", ["before_backup", "after_backup"])
 def test_ctrl_c_before_migrating_changes_nothing(shop_v1, step):
     before_sha = sha(shop_v1.db)
+    backups_before = sorted((shop_v1.data_dir / "backups").glob("*"))
     proc = shop_v1.interrupt_at(step, "upgrade_db", chain="v2")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "Stopped (Ctrl-C): An upgrade stopped part-way is undone" in proc.stderr
-    assert "Nothing is lost." in proc.stderr
+    assert "Stopped (Ctrl-C): The upgrade was stopped before it began migrating. Your data was not changed." in (
+        proc.stderr
+    )
     assert sha(shop_v1.db) == before_sha
+    assert sorted((shop_v1.data_dir / "backups").glob("*")) == backups_before  # its backup is not kept either
+    assert not (shop_v1.db.parent / UPGRADE_MARKER).exists()
     _upgrades_next_time(shop_v1)
 
 
-def test_ctrl_c_after_verifying_is_undone_or_finished_by_the_next_run(shop_v1):
+def test_ctrl_c_after_verifying_is_undone_by_the_next_run(shop_v1):
+    before = dump(shop_v1.db)
     proc = shop_v1.interrupt_at("verify_done", "upgrade_db", chain="v2")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "the next start of AurSwift, or upgrade_db, puts its backup back" in proc.stderr
+    assert "the next start of AurSwift (or upgrade_db) puts back the backup it made" in proc.stderr
+    marker = json.loads((shop_v1.db.parent / UPGRADE_MARKER).read_text())  # the run's marker says what to undo
+    assert Path(marker["backup"]).exists()
+    assert shop_v1.upgrade_json("v1")[0] == 0  # the previous version's start puts the backup back
+    assert dump(shop_v1.db) == before
     _upgrades_next_time(shop_v1)
 
 
@@ -102,3 +118,84 @@ def test_ctrl_c_during_a_restore_leaves_the_database_as_it_was_or_restored(shop_
     assert shop_v1.count("shopext_widget") == 2
     assert not (shop_v1.db.parent / RESTORE_MARKER).exists()
     assert shop_v1.manage("restore_db", backup).returncode == 0 and sha(shop_v1.db) == restored
+
+
+# --- in one process: Ctrl-C (SIGINT to the main thread) while waiting on work in other threads ----------
+def _press_ctrl_c_in(seconds: float) -> threading.Timer:
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main, "SIGINT reaches Python's main thread only"
+    timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    return timer
+
+
+@pytest.fixture
+def big_wal_db(tmp_path) -> Path:
+    """About 50 MB in WAL mode: its checks last long enough to be interrupted."""
+    db = tmp_path / "pos_system.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER, note TEXT)")
+    conn.executemany("INSERT INTO sale (total_minor, note) VALUES (?, ?)", ((i, "x" * 20) for i in range(1_000_000)))
+    conn.commit()
+    conn.close()
+    return db
+
+
+def test_ctrl_c_while_waiting_for_the_pre_upgrade_checks_stops_them(big_wal_db):
+    """KeyboardInterrupt while waiting in result(); the snapshot is let go, and abandon() after it is a no-op."""
+    checks = upgrade.SnapshotChecks.start(big_wal_db)
+    assert checks is not None
+    _press_ctrl_c_in(0.05)
+    with pytest.raises(KeyboardInterrupt):
+        checks.result()
+    checks.abandon()  # the upgrade's handler calls it again: nothing to do, no error
+    conn = sqlite3.connect(big_wal_db)  # the snapshot is released: a checkpoint can complete
+    assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_stopped_run_does_not_keep_a_backup_saved_as_it_was_stopped(live_db, tmp_path):
+    """Ctrl-C when the upgrade's backup is already saved: the run stops there and keeps no backup of its own."""
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def press_when_saved(step) -> None:
+        if step.message.startswith(backups.SAVED):
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.3)
+
+    with pytest.raises(KeyboardInterrupt):
+        backups.create_backup_in_background(
+            live_db, tmp_path / "backups", reason="before_migration", progress=press_when_saved, keep_if_stopped=False
+        )
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_a_second_ctrl_c_still_waits_for_the_work_to_stop():
+    stopping = threading.Event()
+    ended: list[str] = []
+
+    def work() -> None:
+        stopping.wait(10)
+        time.sleep(0.3)  # its next step comes a little later, and sees the cancel
+        ended.append("stopped")
+        raise RuntimeError("cancelled")
+
+    _press_ctrl_c_in(0.05)
+    _press_ctrl_c_in(0.15)
+    with pytest.raises(KeyboardInterrupt):
+        priority.in_background(work, cancel=stopping.set)
+    assert ended == ["stopped"], "the caller returned before its work had stopped"
+
+
+def test_a_step_that_must_end_as_a_whole_finishes_despite_ctrl_c():
+    done: list[str] = []
+    with interrupts.finishing():
+        _press_ctrl_c_in(0.0).join()
+        time.sleep(0.1)
+        done.append("finished")
+    assert done == ["finished"]
+    _press_ctrl_c_in(0.1)
+    with pytest.raises(KeyboardInterrupt):  # outside it, Ctrl-C works as before
+        time.sleep(2)

@@ -20,7 +20,7 @@ class Command(MaintenanceCommand):
     help = "Build the next release from conventional commits into an update repository (created if new)."
     json_option = False
     error_exit_code = 1  # a developer's command: not part of the database exit-code contract
-    stopped_message = "The release was not completed: run build_release again."
+    stopped_message = "The release may be partly written: check the repository and its tags before building again."
 
     def add_options(self, parser) -> None:
         parser.add_argument("--repo", type=Path, required=True, help="the update repository folder (hosted)")

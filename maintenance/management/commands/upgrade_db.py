@@ -13,10 +13,11 @@ from maintenance.management.base import MaintenanceCommand, Outcome
 
 class Command(MaintenanceCommand):
     help = "Upgrade the database safely: check, back up, migrate, verify, restore on failure."
-    #: Ctrl-C while migrating puts the backup back at once (exit 3); this covers the rest of the run
+    #: the run says itself what a stop left where it can (before migrating: exit 2; while migrating or
+    #: verifying: the backup is put back, exit 3; once verified: it finishes); this covers the rest
     stopped_message = (
-        "An upgrade stopped part-way is undone: the next start of AurSwift, "
-        "or upgrade_db, puts its backup back. Nothing is lost."
+        "If the upgrade had begun migrating, the next start of AurSwift (or upgrade_db) puts back the backup "
+        "it made; otherwise nothing was changed. Nothing is lost."
     )
 
     def add_options(self, parser) -> None:
