@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 
 import psutil
 
 from maintenance import exceptions
-from maintenance.db.sqlite_tools import size_with_wal
+from maintenance.db.sqlite_tools import size_with_wal, wal_bytes
 
 MB = 1024 * 1024
 MINIMUM_FREE = 50 * MB
@@ -54,7 +57,46 @@ def ensure_space_for_backup(db_path: Path, backups_dir: Path) -> None:
     _ensure_copy_fits("back up the database", backups_dir, db_bytes, db_bytes)
 
 
-def ensure_space_for_restore(backup_path: Path, db_path: Path) -> None:
-    """A restore writes a restore point of the current database and a copy of the backup."""
+def can_link(db_path: Path, folder: Path) -> bool:
+    """Whether a file beside the database can be hard-linked into ``folder`` (one file system that has links).
+
+    Tried with an empty probe file, not assumed from device numbers: some
+    file systems (FAT, exFAT, some network shares) have no hard links.
+    """
+    while not folder.exists():  # the backups folder may not exist yet: it will be made in its parent
+        folder = folder.parent
+    probe = target = None
+    try:
+        handle, name = tempfile.mkstemp(prefix=".aurswift-link-probe-", dir=db_path.parent)
+        os.close(handle)
+        probe = Path(name)
+        target = folder / (probe.name + ".link")
+        os.link(probe, target)
+        return True
+    except OSError:
+        return False
+    finally:
+        for path in (target, probe):
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def bytes_to_restore(backup_path: Path, db_path: Path, backups_dir: Path) -> int:
+    """What a restore writes: a copy of the backup beside the database, and the restore point.
+
+    The restore point is the current file itself, hard-linked into
+    ``backups_dir`` after its log is checkpointed into it (the file grows by
+    at most the log); where no link can be made it is a copy of the database.
+    """
+    if not db_path.exists():
+        return backup_path.stat().st_size
+    point = wal_bytes(db_path) if can_link(db_path, backups_dir) else size_with_wal(db_path)
+    return backup_path.stat().st_size + point
+
+
+def ensure_space_for_restore(backup_path: Path, db_path: Path, backups_dir: Path) -> None:
+    """Refuse a restore up front, with the sizes, when what it writes (:func:`bytes_to_restore`) does not fit."""
     db_bytes = size_with_wal(db_path) if db_path.exists() else 0
-    _ensure_copy_fits("restore this backup", db_path.parent, db_bytes, db_bytes + backup_path.stat().st_size)
+    needed = bytes_to_restore(backup_path, db_path, backups_dir)
+    _ensure_copy_fits("restore this backup", db_path.parent, db_bytes, needed)

@@ -112,7 +112,7 @@ def restore_from_backup(
         if staged is None:
             if not backup_path.is_file():
                 backups.validate_backup(backup_path)  # raises the "no such file" refusal at once
-            diskspace.ensure_space_for_restore(backup_path, db_path)
+            diskspace.ensure_space_for_restore(backup_path, db_path, config.backups_dir)
         markers.refuse_if_running(read_json(markers.marker_path(db_path)) or {})
         connections.close_all()
         point = backups.restore_with_restore_point(
@@ -140,7 +140,7 @@ def restore_while_running(backup_path: Path, config: MaintenanceConfig) -> tuple
     with _one_restore_at_a_time(), writer_lock.held(config.data_dir):
         if not backup_path.is_file():
             backups.validate_backup(backup_path)
-        diskspace.ensure_space_for_restore(backup_path, db_path)
+        diskspace.ensure_space_for_restore(backup_path, db_path, config.backups_dir)
         staged = backups.stage_restore(backup_path, db_path, validate=True)
         try:
             with gate.exclusive():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import re
 import shutil
 import sqlite3
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from maintenance import exceptions
-from maintenance.db import backups
+from maintenance.db import backups, diskspace
 from tests.helpers.disk import fill_disk, small_tmpfs
 from tests.helpers.shop import add_shop_data
 from tests.helpers.sqlite import dump, sha
@@ -131,3 +134,50 @@ def test_a_manual_backup_leaves_no_partial_files(v1_shop):
     names = sorted(p.name for p in (v1_shop.data_dir / "backups").iterdir())
     backup = Path(proc.stdout.strip())
     assert names == [backup.name, backup.with_suffix(".json").name]
+
+
+def test_a_restore_that_keeps_the_old_file_by_a_link_needs_room_for_one_copy_only(shop, tmp_path):
+    """Room for the backup's copy but not for a second copy of the database: the restore fits and is done."""
+    with small_tmpfs(tmp_path / "one-copy", size="80m") as mount_point:
+        assert shop.upgrade_json("v1")[0] == 0
+        shop.move_to(mount_point / "data")
+        conn = sqlite3.connect(shop.db)
+        with conn:
+            conn.execute("CREATE TABLE ballast (id INTEGER PRIMARY KEY, blob BLOB)")
+            conn.executemany("INSERT INTO ballast (blob) VALUES (randomblob(4000))", [() for _ in range(3000)])
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        made = shop.manage("backup_db")
+        assert made.returncode == 0, made.stderr
+        backup = Path(made.stdout.strip())
+        add_shop_data(shop.db)  # sold after the backup: kept in the restore point
+        conn = sqlite3.connect(shop.db)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        before, old_inode = dump(shop.db), shop.db.stat().st_ino
+        one_copy = backup.stat().st_size
+        fill_disk(mount_point, leave_bytes=one_copy + 14 * MB)
+        free = shutil.disk_usage(mount_point).free
+        assert one_copy + 8 * MB < free < one_copy + shop.db.stat().st_size + 8 * MB, "room for one copy, not two"
+
+        proc = shop.manage("restore_db", str(backup))
+        assert proc.returncode == 0, proc.stderr
+        assert sha(shop.db) == json.loads(backup.with_suffix(".json").read_text())["sha256"]
+        point = Path(proc.stdout.split("Restore point: ", 1)[1].splitlines()[0])
+        assert point.stat().st_ino == old_inode, "the old file itself is the restore point"
+        assert dump(point) == before
+
+
+def test_where_no_link_can_be_made_a_restore_asks_room_for_a_copy_of_the_database_too(live_db, tmp_path, monkeypatch):
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(live_db, backup)
+    size = live_db.stat().st_size
+    assert diskspace.bytes_to_restore(backup, live_db, tmp_path / "backups") == size  # the old file is linked
+    assert not list(tmp_path.glob(".aurswift-link-probe-*")), "the probe leaves nothing behind"
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    assert diskspace.bytes_to_restore(backup, live_db, tmp_path / "backups") == 2 * size
+    assert not list(tmp_path.glob(".aurswift-link-probe-*"))
