@@ -939,7 +939,11 @@ def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str, path: Path
     now = datetime.now().astimezone()
     final = path or _unique_path(backups_dir, now)
     partial = final.with_name(final.name + ".partial")
-    sha = copy_file(db_path, partial)
+    try:
+        sha = copy_file(db_path, partial)
+    except BaseException:  # a full disk, Ctrl-C: no partial copy is left behind
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, final)
     fsync_dir(backups_dir)
     info = BackupInfo(

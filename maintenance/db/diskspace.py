@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from maintenance import exceptions
-from maintenance.db.sqlite_tools import size_with_wal, wal_bytes
+from maintenance.db.sqlite_tools import has_sqlite_header, journal_path, size_with_wal, wal_bytes
 
 MB = 1024 * 1024
 MINIMUM_FREE = 50 * MB
@@ -91,8 +91,24 @@ def bytes_to_restore(backup_path: Path, db_path: Path, backups_dir: Path) -> int
     """
     if not db_path.exists():
         return backup_path.stat().st_size
-    point = wal_bytes(db_path) if can_link(db_path, backups_dir) else size_with_wal(db_path)
+    linked = _can_be_sealed(db_path) and can_link(db_path, backups_dir)
+    point = wal_bytes(db_path) if linked else size_with_wal(db_path)
     return backup_path.stat().st_size + point
+
+
+def _can_be_sealed(db_path: Path) -> bool:
+    """Whether the restore point can be the file itself: an SQLite file without a rollback journal to undo.
+
+    A damaged header or a hot journal makes the restore point a copy
+    (:func:`maintenance.db.backups.keep_live_as_restore_point`): room for it is asked up front.
+    """
+    try:
+        if not has_sqlite_header(db_path):
+            return False
+        journal = journal_path(db_path)
+        return not (journal.exists() and journal.stat().st_size)
+    except OSError:
+        return False
 
 
 def ensure_space_for_restore(backup_path: Path, db_path: Path, backups_dir: Path) -> None:

@@ -22,7 +22,9 @@ stick that may be pulled out).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +51,33 @@ class IntegrityResult:
             return f"OK ({self.mode}, {self.seconds:.2f} s)"
         first = "; ".join(self.problems[:3])
         return f"{len(self.problems)} problem(s): {first}"
+
+
+class Stopper:
+    """The connections some checks opened, so another thread can stop them (Ctrl-C while it waits for them).
+
+    A check whose connection opens after :meth:`stop` ends at once with an
+    interrupted error. SQLite's interrupt reaches only a statement already
+    running: call :meth:`stop` until the checks have ended.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self.stopped = False
+
+    def opened(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if self.stopped:
+                raise sqlite3.OperationalError("interrupted")
+            self._connections.append(conn)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):  # already closed: that check is over
+                    conn.interrupt()
 
 
 def _quote(name: str) -> str:
@@ -111,15 +140,19 @@ def check_file(
     mmap: bool = False,
     tables: Iterable[str] | None = None,
     fk_tables: Iterable[str] | None = None,
+    stopper: Stopper | None = None,
 ) -> IntegrityResult:
     """Return the integrity of ``db_path``; a file SQLite cannot read is a failed result.
 
     ``structure`` runs quick_check/integrity_check, ``foreign_keys`` runs
     foreign_key_check; each can be run alone so two threads can share the work.
+    ``stopper`` lets another thread interrupt the check (its result then says so).
     """
     mode = ("integrity_check" if full else "quick_check") if structure else "foreign_key_check"
     try:
         with open_readonly(db_path) as conn:
+            if stopper is not None:
+                stopper.opened(conn)
             if mmap:
                 conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}").fetchall()
             return check_connection(
@@ -144,15 +177,17 @@ def combine(structure: IntegrityResult, keys: IntegrityResult) -> IntegrityResul
     )
 
 
-def check_in_parallel(db_path: Path, *, mmap: bool = False) -> IntegrityResult:
+def check_in_parallel(db_path: Path, *, mmap: bool = False, stopper: Stopper | None = None) -> IntegrityResult:
     """Run quick_check and foreign_key_check in two threads (SQLite releases the GIL).
 
     The foreign-key check, about half as long, runs at low priority: when
     other work (a backup's copy) shares the cores, ``quick_check`` still has one.
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
-        structure = pool.submit(check_file, db_path, foreign_keys=False, mmap=mmap)
-        keys = pool.submit(priority.lowered(check_file), db_path, foreign_keys=True, structure=False, mmap=mmap)
+        structure = pool.submit(check_file, db_path, foreign_keys=False, mmap=mmap, stopper=stopper)
+        keys = pool.submit(
+            priority.lowered(check_file), db_path, foreign_keys=True, structure=False, mmap=mmap, stopper=stopper
+        )
         return combine(structure.result(), keys.result())
 
 

@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +61,7 @@ from maintenance.db.diskspace import ensure_space
 from maintenance.db.integrity import (
     MMAP_BYTES,
     IntegrityResult,
+    Stopper,
     check_connection,
     check_in_parallel,
     check_touched,
@@ -342,9 +343,12 @@ class SnapshotChecks:
         """Stop the checks and release the snapshot (the run is ending on another error); again is a no-op."""
         if self._released:
             return
-        for conn in self._readers:
-            with contextlib.suppress(sqlite3.Error):
-                conn.interrupt()
+        # An interrupt reaches only a statement already running: repeat it until both checks have ended.
+        while not all(f.done() for f in self._futures):
+            for conn in self._readers:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.interrupt()
+            wait(self._futures, timeout=0.05)
         self._release()
 
     def _release(self) -> None:
@@ -758,22 +762,31 @@ def _checked_backup(
     upgrade: nothing else has been changed.
     """
     db_path = config.db_path
+    stopper = Stopper()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity") as pool:
-        pending = pool.submit(check_in_parallel, db_path, mmap=True)
+        pending = pool.submit(check_in_parallel, db_path, mmap=True, stopper=stopper)
         backup: backups.BackupInfo | None = None
         failure: Exception | None = None
         try:
-            backup = backups.create_backup_in_background(
-                db_path,
-                config.backups_dir,
-                reason="before_migration",
-                progress=_backup_progress(progress),
-                database_version=database_version,
-                keep_if_stopped=False,
-            )
-        except (exceptions.BackupError, sqlite3.DatabaseError) as err:
-            failure = err
-        check = pending.result()
+            try:
+                backup = backups.create_backup_in_background(
+                    db_path,
+                    config.backups_dir,
+                    reason="before_migration",
+                    progress=_backup_progress(progress),
+                    database_version=database_version,
+                    keep_if_stopped=False,
+                )
+            except (exceptions.BackupError, sqlite3.DatabaseError) as err:
+                failure = err
+            check = pending.result()
+        except BaseException:  # Ctrl-C: stop the checks (the pool would wait for them) and keep no backup
+            while not pending.done():  # an interrupt reaches only a running statement: repeat it
+                stopper.stop()
+                wait([pending], timeout=0.05)
+            if backup is not None:
+                backups.discard(backup.path)
+            raise
     if not check.ok:
         if backup is not None:
             backups.discard(backup.path)

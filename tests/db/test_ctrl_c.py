@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from aurswift.startup.state import known_failed_upgrade
+from maintenance.config import MaintenanceConfig
 from maintenance.db import backups, interrupts, priority, upgrade
 from maintenance.db.backups import RESTORE_MARKER
 from maintenance.db.markers import UPGRADE_MARKER
+from maintenance.db.sqlite_tools import open_readonly
 from tests.helpers.sqlite import dump, sha
 
 
@@ -129,28 +131,36 @@ def _press_ctrl_c_in(seconds: float) -> threading.Timer:
     return timer
 
 
-@pytest.fixture
-def big_wal_db(tmp_path) -> Path:
-    """About 50 MB in WAL mode: its checks last long enough to be interrupted."""
-    db = tmp_path / "pos_system.db"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE sale (id INTEGER PRIMARY KEY, total_minor INTEGER, note TEXT)")
-    conn.executemany("INSERT INTO sale (total_minor, note) VALUES (?, ?)", ((i, "x" * 20) for i in range(1_000_000)))
-    conn.commit()
-    conn.close()
-    return db
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+"""About a minute of SQLite work unless interrupted: a check that is still running when Ctrl-C comes."""
 
 
-def test_ctrl_c_while_waiting_for_the_pre_upgrade_checks_stops_them(big_wal_db):
-    """KeyboardInterrupt while waiting in result(); the snapshot is let go, and abandon() after it is a no-op."""
-    checks = upgrade.SnapshotChecks.start(big_wal_db)
+def test_ctrl_c_while_waiting_for_the_pre_upgrade_checks_stops_them(live_db, monkeypatch):
+    """Ctrl-C while waiting in result(): the checks are interrupted, not waited for; abandon() after is a no-op."""
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main, "SIGINT reaches Python's main thread only"
+    waiting = threading.Event()
+
+    def still_checking(conn, *, structure, foreign_keys):
+        if structure:
+            waiting.wait(10)
+            signal.pthread_kill(main, signal.SIGINT)
+        conn.execute(ENDLESS).fetchall()
+
+    monkeypatch.setattr(upgrade, "check_connection", still_checking)
+    checks = upgrade.SnapshotChecks.start(live_db)
     assert checks is not None
-    _press_ctrl_c_in(0.05)
-    with pytest.raises(KeyboardInterrupt):
+
+    def wait_for_the_checks() -> None:
+        waiting.set()
         checks.result()
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        wait_for_the_checks()
     checks.abandon()  # the upgrade's handler calls it again: nothing to do, no error
-    conn = sqlite3.connect(big_wal_db)  # the snapshot is released: a checkpoint can complete
+    assert time.monotonic() - started < 20, "the checks were interrupted, not waited for"
+    conn = sqlite3.connect(live_db)  # the snapshot is released: a checkpoint can complete
     assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
     conn.close()
 
@@ -176,14 +186,18 @@ def test_a_second_ctrl_c_still_waits_for_the_work_to_stop():
     stopping = threading.Event()
     ended: list[str] = []
 
+    main = threading.main_thread().ident
+    assert main is not None
+
     def work() -> None:
-        stopping.wait(10)
+        stopping.wait(10)  # the first Ctrl-C cancelled the work
+        time.sleep(0.1)
+        signal.pthread_kill(main, signal.SIGINT)  # a second one while the caller waits for it to stop
         time.sleep(0.3)  # its next step comes a little later, and sees the cancel
         ended.append("stopped")
         raise RuntimeError("cancelled")
 
     _press_ctrl_c_in(0.05)
-    _press_ctrl_c_in(0.15)
     with pytest.raises(KeyboardInterrupt):
         priority.in_background(work, cancel=stopping.set)
     assert ended == ["stopped"], "the caller returned before its work had stopped"
@@ -199,3 +213,29 @@ def test_a_step_that_must_end_as_a_whole_finishes_despite_ctrl_c():
     _press_ctrl_c_in(0.1)
     with pytest.raises(KeyboardInterrupt):  # outside it, Ctrl-C works as before
         time.sleep(2)
+
+
+def test_ctrl_c_while_the_checks_beside_an_unpinned_backup_run_stops_them_and_keeps_no_backup(
+    live_db, tmp_path, monkeypatch
+):
+    """The path for a database whose snapshot cannot be pinned: the backup is saved, the checks still run."""
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main, "SIGINT reaches Python's main thread only"
+    backups_dir = tmp_path / "data" / "backups"
+
+    def endless_check(db_path, *, mmap, stopper):
+        deadline = time.monotonic() + 30
+        while not list(backups_dir.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the backup is saved: the run now waits for this check alone
+        signal.pthread_kill(main, signal.SIGINT)
+        with open_readonly(db_path) as conn:
+            stopper.opened(conn)
+            conn.execute(ENDLESS).fetchall()
+
+    monkeypatch.setattr(upgrade, "check_in_parallel", endless_check)
+    config = MaintenanceConfig(db_path=live_db, data_dir=tmp_path / "data", app_version="0.1.0")
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        upgrade._checked_backup(config, None)
+    assert time.monotonic() - started < 20, "the check was stopped, not waited for"
+    assert list(backups_dir.iterdir()) == []

@@ -181,3 +181,28 @@ def test_where_no_link_can_be_made_a_restore_asks_room_for_a_copy_of_the_databas
     monkeypatch.setattr(os, "link", no_links)
     assert diskspace.bytes_to_restore(backup, live_db, tmp_path / "backups") == 2 * size
     assert not list(tmp_path.glob(".aurswift-link-probe-*"))
+
+
+@pytest.mark.parametrize("damage", ["header", "hot journal"])
+def test_a_restore_point_that_must_be_a_copy_is_given_room_up_front(live_db, tmp_path, damage):
+    """A damaged header or a rollback journal to undo: the old file cannot be kept by a link, so room for a copy."""
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(live_db, backup)
+    size = live_db.stat().st_size
+    if damage == "header":
+        with open(live_db, "r+b") as handle:
+            handle.write(b"\0" * 100)
+    else:
+        live_db.with_name(live_db.name + "-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 504)
+    assert diskspace.bytes_to_restore(backup, live_db, tmp_path / "backups") == 2 * size
+
+
+def test_a_raw_copy_that_runs_out_of_space_leaves_no_partial_file(live_db, tmp_path, monkeypatch):
+    def disk_fills(src, dst, **kwargs):
+        Path(dst).write_bytes(b"half a copy")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backups, "copy_file", disk_fills)
+    with pytest.raises(OSError, match="No space left"):
+        backups.create_raw_copy(live_db, tmp_path / "backups", reason="restore_point")
+    assert list((tmp_path / "backups").iterdir()) == []
