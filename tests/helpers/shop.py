@@ -39,32 +39,8 @@ class Shop:
     def manage(self, *args: str, chain: str | None = "v1", timeout: float = 120) -> subprocess.CompletedProcess:
         return manage(*args, env=self.env_for(chain), timeout=timeout)
 
-    def kill_at(self, step: str, *args: str, chain: str | None = "v1") -> None:
-        """Run ``manage.py *args`` until it pauses at the test hook ``step``, then SIGKILL it there."""
-        env = self.env_for(chain)
-        env["AURSWIFT_TEST_PAUSE_AT"] = step
-        proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            for line in proc.stderr:  # type: ignore[union-attr]
-                if line.startswith(f"AURSWIFT PAUSED AT {step}"):
-                    proc.send_signal(signal.SIGKILL)
-                    break
-            else:
-                raise AssertionError(f"{args[0]} never reached {step}: exit {proc.wait()}")
-        finally:
-            proc.wait(timeout=30)
-            proc.stderr.close()  # type: ignore[union-attr]
-        assert proc.returncode == -signal.SIGKILL
-
-    def interrupt_at(self, step: str, *args: str, chain: str | None = "v1") -> subprocess.CompletedProcess:
-        """Run ``manage.py *args`` until it pauses at the test hook ``step``, press Ctrl-C there, let it end."""
+    def _run_until_paused(self, step: str, args: tuple[str, ...], chain: str | None) -> tuple[subprocess.Popen, str]:
+        """Start ``manage.py *args`` with the test hook ``step`` set; return it, paused there, and its stderr so far."""
         env = self.env_for(chain)
         env["AURSWIFT_TEST_PAUSE_AT"] = step
         proc = subprocess.Popen(
@@ -79,12 +55,23 @@ class Shop:
         for line in proc.stderr:  # type: ignore[union-attr]
             seen.append(line)
             if line.startswith(f"AURSWIFT PAUSED AT {step}"):
-                proc.send_signal(signal.SIGINT)
-                break
-        else:
-            raise AssertionError(f"{args[0]} never reached {step}: exit {proc.wait()}")
+                return proc, "".join(seen)
+        proc.communicate(timeout=30)
+        raise AssertionError(f"{args[0]} never reached {step}: exit {proc.returncode}:\n{''.join(seen)}")
+
+    def kill_at(self, step: str, *args: str, chain: str | None = "v1") -> None:
+        """Run ``manage.py *args`` until it pauses at the test hook ``step``, then SIGKILL it there."""
+        proc, _ = self._run_until_paused(step, args, chain)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+
+    def interrupt_at(self, step: str, *args: str, chain: str | None = "v1") -> subprocess.CompletedProcess:
+        """Run ``manage.py *args`` until it pauses at the test hook ``step``, press Ctrl-C there, let it end."""
+        proc, before = self._run_until_paused(step, args, chain)
+        proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, before + err)
 
     def upgrade_json(self, chain: str | None = "v1") -> tuple[int, dict]:
         proc = self.manage("upgrade_db", "--json", chain=chain)
