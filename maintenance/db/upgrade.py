@@ -641,6 +641,7 @@ def _upgrade_existing(
             record_state()  # releasing the snapshot let the log be checkpointed into the file
         if not verify.ok:
             raise exceptions.MaintenanceError(f"verification failed: {verify.summary}")
+        testhooks.pause_if("verify_done")  # a stop up to here puts the backup back (exit 3)
     except _DamageFound as found:
         _restore_after_damage(config, backup, found.check, entry, started, progress)
         raise AssertionError("unreachable") from found
@@ -661,7 +662,6 @@ def _upgrade_existing(
             checks.abandon()
         raise
 
-    testhooks.pause_if("verify_done")
     with interrupts.finishing():  # verified: the run is done; Ctrl-C now must not leave its records untrue
         return _finish_upgrade(config, marker, backup, pending, applied, entry, started, from_version, progress)
 

@@ -81,16 +81,15 @@ def test_ctrl_c_before_migrating_changes_nothing(shop_v1, step):
     _upgrades_next_time(shop_v1)
 
 
-def test_ctrl_c_after_verifying_is_undone_by_the_next_run(shop_v1):
+def test_ctrl_c_once_verified_still_puts_the_backup_back_until_the_run_is_recorded(shop_v1):
+    """At the last pause point, verified but not yet recorded: exit 3 and the database as before, like any stop."""
     before = dump(shop_v1.db)
     proc = shop_v1.interrupt_at("verify_done", "upgrade_db", chain="v2")
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "the next start of AurSwift (or upgrade_db) puts back the backup it made" in proc.stderr
-    marker = json.loads((shop_v1.db.parent / UPGRADE_MARKER).read_text())  # the run's marker says what to undo
-    assert Path(marker["backup"]).exists()
-    assert shop_v1.upgrade_json("v1")[0] == 0  # the previous version's start puts the backup back
+    assert "The database upgrade was stopped while verifying the result (Ctrl-C)." in proc.stderr
     assert dump(shop_v1.db) == before
+    assert not (shop_v1.db.parent / UPGRADE_MARKER).exists()
     _upgrades_next_time(shop_v1)
 
 
