@@ -39,7 +39,7 @@ def accept_changed_migration(
     timeout = busy.POLICY.timeout_s
     with writer_lock.held(data_dir), contextlib.closing(sqlite3.connect(db_path, timeout=timeout)) as conn:
         old = fingerprints.read_ledger(conn).get((app, name))
-        with interrupts.finishing():  # the ledger row and its history line, both or neither
+        with interrupts.finishing():  # a Ctrl-C cannot fall between the ledger row and its history line
             fingerprints.write_fingerprints(conn, [(app, name, new)], source="accepted")
             now = datetime.now().astimezone().isoformat(timespec="seconds")
             history.append_run(

@@ -29,5 +29,5 @@ def finishing() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    finally:  # None: a handler not installed from Python; the default is the nearest we can put back
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
