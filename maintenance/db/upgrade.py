@@ -278,7 +278,7 @@ class SnapshotChecks:
     The run waits for ``quick_check``, the longer of the two; the
     foreign-key check runs at low priority (:func:`priority.lowered`), as the
     backup's copy does, so the check keeps a core of its own on two cores
-    (a one-migration release on 1 GB: 5.6 s → 4.5 s, benchmarks/RESULTS.md).
+    (a one-migration release on 1 GB: 6.5 s → 5.4 s, benchmarks/RESULTS.md).
 
     Kill safety is the run's as before: the marker is written after the
     backup and before the first migration, and a kill while the checks run
@@ -663,45 +663,30 @@ def _upgrade_existing(
         raise
 
     with interrupts.finishing():  # verified: the run is done; Ctrl-C now must not leave its records untrue
-        return _finish_upgrade(config, marker, backup, pending, applied, entry, started, from_version, progress)
-
-
-def _finish_upgrade(
-    config: MaintenanceConfig,
-    marker: Path,
-    backup: backups.BackupInfo,
-    pending: list[str],
-    applied: list[str],
-    entry: dict[str, object],
-    started: float,
-    from_version: str | None,
-    progress: ProgressCallback | None,
-) -> UpgradeReport:
-    """Remove the marker, prune old backups, record the run: the upgrade is verified and kept."""
-    marker.unlink()
-    removed = backups.prune_backups(config.backups_dir, keep=retention(config.data_dir), protect=backup.path)
-    report = UpgradeReport(
-        "upgraded",
-        MANAGED,
-        pending=pending,
-        applied=applied,
-        backup=backup,
-        duration_s=time.perf_counter() - started,
-        from_version=from_version,
-        to_version=config.app_version,
-    )
-    entry.update(
-        {
-            "finished_at": _now(),
-            "applied": applied,
-            "duration_s": round(report.duration_s, 3),
-            "outcome": "upgraded",
-            "pruned": [p.name for p in removed],
-        }
-    )
-    history.append_run(config.data_dir, entry)
-    emit(progress, Step.DONE, f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
-    return report
+        marker.unlink()
+        removed = backups.prune_backups(config.backups_dir, keep=retention(config.data_dir), protect=backup.path)
+        report = UpgradeReport(
+            "upgraded",
+            MANAGED,
+            pending=pending,
+            applied=applied,
+            backup=backup,
+            duration_s=time.perf_counter() - started,
+            from_version=from_version,
+            to_version=config.app_version,
+        )
+        entry.update(
+            {
+                "finished_at": _now(),
+                "applied": applied,
+                "duration_s": round(report.duration_s, 3),
+                "outcome": "upgraded",
+                "pruned": [p.name for p in removed],
+            }
+        )
+        history.append_run(config.data_dir, entry)
+        emit(progress, Step.DONE, f"Database upgraded ({len(applied)} migration(s)).", percent=100.0)
+        return report
 
 
 def _backup_progress(progress: ProgressCallback | None) -> ProgressCallback:
