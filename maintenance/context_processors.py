@@ -13,6 +13,8 @@ def update_banner(request: HttpRequest) -> dict[str, object]:
     Both are callables, which templates call only where they are used: the
     failure notice is given once, so only the page that shows it may take it.
     """
+    if request.path.startswith("/startup/"):
+        return {}  # the start-up and recovery pages read nothing from the database, not even who is signed in
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not hasattr(user, "staff"):
         return {}

@@ -11,7 +11,7 @@ import sqlite3
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
+from django.template.loader import render_to_string
 
 from aurswift import startup
 from aurswift.security import OPEN_PATHS
@@ -38,9 +38,10 @@ class StartupGateMiddleware:
             exception
         ):
             startup.report_corruption(exception)
-            if startup.current() is not None:
+            if startup.current() is not None and not request.path.startswith("/startup/"):
                 return redirect("startup:screen")
-            return TemplateResponse(
-                request, "recovery/standalone_corrupt.html", {"message": str(exception)}, status=500
-            ).render()
+            # No start-up screen to go to, or the screen itself met the damage: a page that reads nothing
+            # (no request context, so no signed-in user is looked up), never a redirect to itself.
+            page = render_to_string("recovery/standalone_corrupt.html", {"message": str(exception)})
+            return HttpResponse(page, status=503)
         return None
