@@ -8,6 +8,7 @@ and in tests there is none, and the app behaves as a plain Django site.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
@@ -16,7 +17,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,10 @@ STARTING, READY, RECOVERY, CLOSED = (
 
 NO_MANAGER_WORD = "CONFIRM"
 PIN_RE = re.compile(r"[0-9]{4,8}")
+
+
+class ActionRunning(Exception):
+    """Another button's action is still running (see :meth:`Startup.one_action`)."""
 
 
 class NotConfirmed(Exception):
@@ -216,6 +221,7 @@ class Startup:
     _pin_failures: int = 0
     _pin_paused_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _acting: threading.Lock = field(default_factory=threading.Lock)  # one button's action at a time
 
     @property
     def maintenance(self) -> MaintenanceConfig:
@@ -327,6 +333,20 @@ class Startup:
             self.quit(update_install.TRIAL_FAILED_EXIT)
 
     # --- recovery actions (the buttons) ----------------------------------------
+    @contextlib.contextmanager
+    def one_action(self) -> Iterator[None]:
+        """Run one button's action at a time; raise :class:`ActionRunning` while another one runs.
+
+        A double click or a second tab must not restore twice, keep two files aside or count PINs
+        in parallel: the second press is dropped, and its page shows what the first one did.
+        """
+        if not self._acting.acquire(blocking=False):
+            raise ActionRunning
+        try:
+            yield
+        finally:
+            self._acting.release()
+
     # Destructive ones (Start Fresh, Restore, Try Repair, accepting a changed migration) take the
     # name of the manager who confirmed them (see :meth:`confirm_manager`) and record it in the
     # upgrade history; each returns an :class:`ActionOutcome` that says what it did.

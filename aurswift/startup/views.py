@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from aurswift import startup
 from aurswift.startup import pages
-from aurswift.startup.state import PIN_RE, NotConfirmed, find_managers
+from aurswift.startup.state import PIN_RE, ActionRunning, NotConfirmed, find_managers
 from maintenance import exceptions
 from maintenance.config import live_db_path
 from maintenance.db.progress import CHECKLIST
@@ -228,6 +228,15 @@ def action(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponseNotFound("No start-up in progress.")
     if name not in pages.DESTRUCTIVE | pages.OPEN | {"continue"}:
         return HttpResponseNotFound("Unknown action.")
+    try:
+        with state.one_action():  # whether it is still offered is decided inside: the first press may have changed it
+            return _act(request, state, name)
+    except ActionRunning:
+        log.info("recovery action %s dropped: another one is running", name)
+        return redirect("startup:screen")
+
+
+def _act(request: HttpRequest, state: startup.Startup, name: str) -> HttpResponse:
     if name in {"quit", "cancel", "ok"}:
         state.quit()
         return render(request, "recovery/closed.html", {"exit_code": 0})

@@ -9,8 +9,8 @@ other's marker for a crash.
 It is an OS file lock (filelock: ``flock`` on POSIX, ``LockFileEx`` on
 Windows), so a killed holder's lock is released by the operating system. A
 record beside it says who holds it, for the refusal message. Within one
-process the lock is re-entrant: the app's start-up thread and its recovery
-buttons already hold it.
+process the file lock is held once (the app holds it for its life), and one
+maintenance step runs at a time: another thread's step is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ RECORD_NAME = "aurswift.instance.json"
 
 _guard = threading.Lock()
 _held: dict[Path, FileLock] = {}
+_steps: dict[Path, threading.RLock] = {}  # one maintenance step at a time inside this process, per data folder
 
 
 @dataclass(frozen=True)
@@ -157,16 +158,31 @@ def owner_record() -> dict[str, object]:
 def held(data_dir: Path, *, role: str = "command") -> Iterator[None]:
     """Hold the maintenance lock for the block, or raise DatabaseLockedError naming the holder.
 
-    Re-entrant within a process: if this process already holds it (the app),
-    the block runs and the lock stays held afterwards.
+    If this process already holds it (the app), the block runs and the lock
+    stays held afterwards. Inside a process the step itself is exclusive too:
+    a second thread (a recovery button pressed while the start-up upgrades)
+    is refused rather than let two steps change the files at once; the same
+    thread may nest steps (a restore runs the upgrade it needs).
     """
-    if holds(data_dir):
-        yield
-        return
-    other = try_acquire(data_dir, role=role)
-    if other is not None:
-        raise other.refusal()
+    with _guard:
+        step = _steps.setdefault(_key(data_dir), threading.RLock())
+    if not step.acquire(blocking=False):
+        raise exceptions.DatabaseLockedError(
+            "AurSwift is already running a maintenance step on this database: wait for it to finish. "
+            "Nothing was changed.",
+            holder_pid=os.getpid(),
+            holder_name="AurSwift",
+        )
     try:
-        yield
+        if holds(data_dir):
+            yield
+            return
+        other = try_acquire(data_dir, role=role)
+        if other is not None:
+            raise other.refusal()
+        try:
+            yield
+        finally:
+            release(data_dir)
     finally:
-        release(data_dir)
+        step.release()

@@ -186,3 +186,32 @@ def test_an_explicit_restore_wins_over_a_stale_marker(v1_shop):
     code, out = v1_shop.upgrade_json("v1")
     assert (code, out["outcome"]) == (0, "up_to_date"), out
     assert _sales(v1_shop.db) == 50  # the chosen backup, not the interrupted run's
+
+
+def test_inside_one_process_a_second_thread_is_refused_while_a_step_runs(tmp_path):
+    """The app holds the file lock for its life; its start-up thread and a button's thread still take turns."""
+    import threading
+
+    from maintenance import exceptions
+    from maintenance.db import writer_lock
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def first_step() -> None:
+        with writer_lock.held(tmp_path), writer_lock.held(tmp_path):  # one thread may nest (restore, upgrade)
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=first_step)
+    worker.start()
+    try:
+        assert inside.wait(10)
+        refused = pytest.raises(exceptions.DatabaseLockedError, match="already running a maintenance step")
+        with refused, writer_lock.held(tmp_path):
+            pass
+    finally:
+        leave.set()
+        worker.join(10)
+    with writer_lock.held(tmp_path):  # once the first step is over, the next one runs
+        assert writer_lock.holds(tmp_path)
+    assert not writer_lock.holds(tmp_path)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.app import REPO_ROOT, screenshot, start_headless
+from tests.helpers.app import REPO_ROOT, screenshot, start_headless, wait_until
 from tests.helpers.disk import small_tmpfs
 from tests.helpers.sqlite import dump, holding_write_lock, sha
 
@@ -555,3 +555,81 @@ def test_a_pressed_button_says_it_is_working(shop, launch, page):
     page.locator("button[data-action=cancel]").click()
     page.wait_for_selector("text=AurSwift has closed")
     assert page.evaluate("sessionStorage.getItem('seen')") == "true|Working…|0", "disabled, says so, no second press"
+
+
+def _window(app):
+    """The window as an HTTP client (it opened the launch link), once start-up has stopped on a page."""
+    import urllib.parse
+
+    from tests.helpers.till_http import TillBrowser
+
+    window = TillBrowser(app.base)
+    window.request(urllib.parse.urlsplit(app.url).path)
+    wait_until(lambda: "data-action" in window.request("/startup/")[2], what="a recovery page")
+    return window
+
+
+def _pressed_at_once(window, path: str, form_page: str, data: dict[str, str], times: int) -> list[int]:
+    """POST one confirmed form ``times`` at once from tabs of the window: a double (or quadruple) click."""
+    import concurrent.futures
+    import re
+
+    status, _, page = window.request(form_page)
+    assert status == 200, page[:300]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    tabs = [window.clone() for _ in range(times)]
+    with concurrent.futures.ThreadPoolExecutor(times) as pool:
+        return list(pool.map(lambda tab: tab.request(path, {"csrfmiddlewaretoken": token, **data})[0], tabs))
+
+
+def test_start_fresh_pressed_four_times_at_once_keeps_one_file_aside_and_names_it(shop, launch):
+    conn = sqlite3.connect(shop.db)
+    conn.execute("CREATE TABLE legacy_sales (id INTEGER PRIMARY KEY, total_pence INTEGER)")
+    conn.execute("INSERT INTO legacy_sales (total_pence) VALUES (1250), (830)")
+    conn.commit()
+    conn.close()
+    legacy_sha = sha(shop.db)
+    window = _window(launch(shop))
+    assert "Incompatible Database Detected" in window.request("/startup/")[2]
+    statuses = _pressed_at_once(
+        window,
+        "/startup/action/start_fresh/",
+        "/startup/confirm/start_fresh/",
+        {"typed": "CONFIRM", "new_shop": "demo"},
+        times=4,
+    )
+    assert all(s in (200, 503) for s in statuses), statuses  # 503: the recovery page, while the first one works
+    (old,) = _kept_aside(shop.data_dir)  # one press did it; the others were dropped
+    assert sha(old) == legacy_sha, "the file kept aside is the shop's database, byte for byte"
+    wait_until(lambda: 'id="outcome"' in window.request("/startup/")[2], what="start fresh's outcome")
+    assert f"kept aside unchanged as {old.name}" in window.request("/startup/")[2]
+    assert [r["outcome"] for r in history(shop.data_dir)].count("start_fresh") == 1
+
+
+def test_restore_pressed_three_times_at_once_restores_once(v1_shop, launch):
+    add_staff(v1_shop.db)
+    assert v1_shop.manage("backup_db").returncode == 0
+    (older,) = (v1_shop.data_dir / "backups").glob("*.db")
+    conn = sqlite3.connect(v1_shop.db)
+    conn.execute("INSERT INTO shopext_widget (name, category_id) VALUES ('after the backup', 1)")
+    conn.commit()
+    conn.close()
+    live_dump = dump(v1_shop.db)
+    window = _window(launch(v1_shop, "fail2"))
+    statuses = _pressed_at_once(
+        window,
+        "/startup/action/restore/",
+        "/startup/confirm/restore/",
+        {"pin": MANAGER_PIN, "backup": older.name},
+        times=3,
+    )
+    assert all(s in (200, 503) for s in statuses), statuses
+    wait_until(lambda: 'id="outcome"' in window.request("/startup/")[2], what="the restore's outcome")
+    text = window.request("/startup/")[2]
+    assert f"The backup {older.name}" in text and "This update already failed on this database." in text
+    restores = [r for r in history(v1_shop.data_dir) if r["outcome"] == "restored"]
+    assert len(restores) == 1, restores
+    assert dump(v1_shop.db) == dump(older)
+    assert dump(Path(restores[0]["restore_point"])) == live_dump
+    leftovers = [p.name for p in v1_shop.data_dir.rglob("*") if p.name.endswith((".partial", "restore-tmp"))]
+    assert not leftovers and not list(v1_shop.data_dir.glob("*in-progress*.json"))
