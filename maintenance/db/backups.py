@@ -40,6 +40,7 @@ from maintenance.db.sqlite_tools import (
     remove_wal_files,
     sha256_file,
     wal_bytes,
+    wal_path,
 )
 from maintenance.files import fsync_dir, read_json, write_json_atomic
 
@@ -545,7 +546,37 @@ def _sound_file(path: Path, refuse) -> BackupInfo:
         raise refuse("there is no such file")
     if path.stat().st_size == 0 or not has_sqlite_header(path):
         raise refuse("it is not an SQLite database")
+    sidecar = sidecar_path(path)
+    if sidecar.exists():
+        data = read_json(sidecar)
+        if not isinstance(data, dict) or not isinstance(data.get("sha256"), str) or not data["sha256"]:
+            raise refuse(f"its description {sidecar.name} is damaged, so its checksum cannot be compared")
+    journal = journal_path(path)
+    if journal.exists() and journal.stat().st_size:
+        raise refuse(f"it was being changed when its program stopped ({journal.name} lies beside it)")
+    if wal_bytes(path) and sidecar.exists():
+        raise refuse(f"it was opened and changed after it was saved ({wal_path(path).name} lies beside it)")
     return read_info(path)
+
+
+def _copy_with_log(backup_path: Path, tmp: Path) -> str:
+    """Copy a database whose ``-wal`` beside it holds part of it, the log folded in; return the copy's sha256.
+
+    A file kept aside with its log (``pos_system.db.old.<time>``) is the main
+    file *and* the log: its validation reads both, so the copy must hold both.
+    SQLite's online backup reads them as one database; the original and its
+    log stay as they are.
+    """
+    tmp.unlink(missing_ok=True)
+    with (
+        leaving_no_side_files(backup_path),
+        open_readonly(backup_path) as source,
+        contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as target,
+    ):
+        source.backup(target)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    return sha256_file(tmp)
 
 
 def _recorded_sha(path: Path, info: BackupInfo) -> str:
@@ -656,6 +687,9 @@ def stage_restore(
     which the next start removes.
     """
     refuse = _refusal(backup_path)
+    with contextlib.suppress(OSError):
+        if db_path.exists() and os.path.samefile(backup_path, db_path):
+            raise refuse("it is the shop's database itself, not a backup of it")
     if validate:
         info = _sound_file(backup_path, refuse)
         _check_kind(backup_path, refuse)
@@ -676,7 +710,10 @@ def stage_restore(
                 if validate and recorded and not info.checked
                 else None
             )
-            sha = copy_file(backup_path, tmp, progress=report)
+            if wal_bytes(backup_path) and not recorded:  # a file kept aside with its log: both are the database
+                sha = _copy_with_log(backup_path, tmp)
+            else:
+                sha = copy_file(backup_path, tmp, progress=report)
             check = checking.result() if checking is not None else None
         if recorded and sha != recorded:
             why = "its contents changed since it was made (checksum mismatch)"

@@ -30,7 +30,7 @@ def _make(kind: str, tmp_path: Path, shop) -> Path:
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
         conn.commit()
         conn.close()
-    else:
+    elif kind not in ("live_database", "link_to_the_live_database"):
         made = shop.manage("backup_db")
         assert made.returncode == 0, made.stderr
         backup = Path(made.stdout.strip())
@@ -52,12 +52,72 @@ def _make(kind: str, tmp_path: Path, shop) -> Path:
             meta = json.loads(sidecar.read_text())
             meta["sha256"] = "0" * 64
             sidecar.write_text(json.dumps(meta))
+        elif kind in ("sidecar_garbled", "sidecar_without_sha"):
+            _change_a_price(backup)  # a sound file whose checksum no longer matches: only the sidecar could tell
+            sidecar = backup.with_suffix(".json")
+            meta = json.loads(sidecar.read_text())
+            meta["sha256"] = None
+            sidecar.write_text("{garbled" if kind == "sidecar_garbled" else json.dumps(meta))
+        elif kind == "changed_through_its_log":  # opened (WAL) and written after it was saved
+            sidecar = backup.with_suffix(".json")
+            meta = json.loads(sidecar.read_text())
+            _written_through_its_log(backup, "UPDATE shopext_widget SET name = 'changed'")
+            meta["sha256"] = sha(backup)  # its main file is what was saved (a WAL-mode header is one change)
+            sidecar.write_text(json.dumps(meta))
+        elif kind == "hot_journal":
+            (backup.parent / (backup.name + "-journal")).write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\0" * 4088)
+            backup.with_suffix(".json").unlink()
         path = backup
+    elif kind == "live_database":
+        path = shop.db
+    elif kind == "link_to_the_live_database":
+        path = tmp_path / "looks-like-a-backup.db"
+        path.symlink_to(shop.db)
     return path
 
 
+def _change_a_price(backup: Path) -> None:
+    conn = sqlite3.connect(backup)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("UPDATE shopext_widget SET name = 'edited' WHERE id = 1")
+    conn.commit()
+    conn.close()
+
+
+def _written_through_its_log(db: Path, sql: str, params=()) -> None:
+    """Leave ``db`` as a program that stopped before checkpointing leaves it: the change only in its ``-wal``."""
+    scratch = db.with_name(db.name + ".scratch")
+    shutil.copyfile(db, scratch)
+    conn = sqlite3.connect(scratch)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.executemany(sql, params) if params else conn.execute(sql)
+    conn.commit()
+    shutil.copyfile(scratch, db)  # while the connection is open: the main file has not been written back
+    shutil.copyfile(scratch.with_name(scratch.name + "-wal"), db.with_name(db.name + "-wal"))
+    conn.close()
+    for leftover in scratch.parent.glob(scratch.name + "*"):
+        leftover.unlink()
+
+
 @pytest.mark.parametrize(
-    "kind", ["text", "empty", "other_app", "not_django", "newer", "damaged", "sidecar_mismatch", "missing"]
+    "kind",
+    [
+        "text",
+        "empty",
+        "other_app",
+        "not_django",
+        "newer",
+        "damaged",
+        "sidecar_mismatch",
+        "sidecar_garbled",
+        "sidecar_without_sha",
+        "changed_through_its_log",
+        "hot_journal",
+        "live_database",
+        "link_to_the_live_database",
+        "missing",
+    ],
 )
 def test_restore_db_refuses_what_is_not_a_sound_backup(v1_shop, tmp_path, kind):
     candidate = tmp_path / "nowhere.db" if kind == "missing" else _make(kind, tmp_path, v1_shop)
@@ -137,3 +197,19 @@ def test_a_damaged_backup_not_recorded_as_checked_is_checked_and_refused(v1_shop
     proc = v1_shop.manage("restore_db", str(backup))
     assert proc.returncode == 2 and "damaged" in proc.stderr, proc.stderr
     assert sha(v1_shop.db) == before
+
+
+def test_a_file_kept_aside_with_its_log_is_restored_with_what_the_log_holds(v1_shop, tmp_path):
+    """``pos_system.db.old.<time>`` keeps its ``-wal``: the sales in it are part of what is restored."""
+    kept = tmp_path / "pos_system.db.old.20261206-090000"
+    shutil.copyfile(v1_shop.db, kept)
+    before = v1_shop.count("shopext_widget")
+    rows = [(f"late {i}",) for i in range(40)]
+    _written_through_its_log(kept, "INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", rows)
+    expected = before + 40
+    kept_bytes = (sha(kept), sha(kept.parent / (kept.name + "-wal")))
+
+    proc = v1_shop.manage("restore_db", str(kept))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert v1_shop.count("shopext_widget") == expected, "the rows that were only in the log are restored too"
+    assert (sha(kept), sha(kept.parent / (kept.name + "-wal"))) == kept_bytes, "the file and its log are untouched"
