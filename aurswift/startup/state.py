@@ -283,9 +283,10 @@ class Startup:
             signals.startup_finished.send(sender=Startup, db_path=config.db_path, data_dir=config.data_dir)
         except exceptions.MaintenanceError as err:
             self._fail(err)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # a thread that just ended would leave the screen waiting forever
             log.exception("start-up failed")
-            self._fail(exceptions.MaintenanceError(f"AurSwift could not start: {err}"))
+            why = f"sys.exit({err.code!r})" if isinstance(err, SystemExit) else err
+            self._fail(exceptions.MaintenanceError(f"AurSwift could not start: {why}"))
         finally:
             connections.close_all()
 

@@ -511,7 +511,7 @@ def _create_database(
     db_path = config.db_path
     try:
         applied = apply_migrations(progress)
-    except Exception as err:  # any failure: a half-created database must not be mistaken for a shop
+    except (Exception, SystemExit) as err:  # any failure: a half-created database must not be mistaken for a shop
         connections.close_all()
         for path in (db_path, *side_files(db_path)):
             path.unlink(missing_ok=True)
@@ -645,7 +645,7 @@ def _upgrade_existing(
     except _DamageFound as found:
         _restore_after_damage(config, backup, found.check, entry, started, progress)
         raise AssertionError("unreachable") from found
-    except Exception as err:  # any failure means: put the backup back
+    except (Exception, SystemExit) as err:  # any failure means: put the backup back (sys.exit() in a migration too)
         if checks is not None:
             before, checks = checks.result(), None
             if not before.ok:  # damage was there before the run: that, not its symptom, is the error
@@ -853,7 +853,7 @@ def _restore_after_failure(
 ) -> None:
     """Restore the backup after a failed step (or Ctrl-C), prove it, record it, and raise the typed error."""
     stopped = isinstance(err, KeyboardInterrupt)
-    cause = "Ctrl-C" if stopped else str(err)
+    cause = "Ctrl-C" if stopped else _cause(err)
     log.exception("Guarded upgrade %s during %s; restoring %s", "stopped" if stopped else "failed", step, backup.path)
     entry.update(
         {
@@ -874,6 +874,12 @@ def _restore_after_failure(
         failed_step=step,
         cause=cause,
     ) from err
+
+
+def _cause(err: BaseException) -> str:
+    if isinstance(err, SystemExit):  # str() would say only "0" or "1"
+        return f"a migration called sys.exit({err.code!r})"
+    return str(err)
 
 
 def _append_history(config: MaintenanceConfig, entry: dict[str, object]) -> None:

@@ -92,7 +92,7 @@ class MaintenanceCommand(BaseCommand):
                 outcome = self.run(as_json=as_json, **options)
         except MaintenanceError as err:
             outcome = self.outcome_for_error(err)
-        except Exception as err:  # the contract: never a traceback (logged with it)
+        except (Exception, SystemExit) as err:  # the contract: never a traceback (logged with it), nor another code
             log.exception("%s failed", self.__module__.rsplit(".", 1)[-1])
             outcome = Outcome(
                 data={"error": type(err).__name__, "message": str(err), "exit_code": 2},

@@ -90,3 +90,13 @@ def test_the_configured_paths_are_the_ones_upgraded_or_nothing_is(tmp_path):
     assert refused.value.exit_code == 2 and "Nothing was changed" in refused.value.message
     assert not config.db_path.exists()
     assert not (data_dir / "backups").exists()
+
+
+@pytest.mark.parametrize("code", ["0", "7", "giving up"])
+def test_a_migration_calling_sys_exit_is_a_failed_step_and_restores(v1_shop, code):
+    """sys.exit() in a migration is no success (exit 0) and no way around the restore (exit 3, one JSON object)."""
+    v1_shop.env["SHOPEXT_EXIT_CODE"] = code
+    out = _assert_restored(v1_shop, "g_exit", "migrate")
+    assert "sys.exit(" in out["message"] and "restored" in out["message"]
+    assert "colour" not in v1_shop.columns("shopext_widget"), "the migration before it is undone too"
+    assert not (v1_shop.data_dir / "upgrade-in-progress.json").exists()
