@@ -8,6 +8,7 @@ database; this app only reads them through :class:`MaintenanceConfig`, so
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,15 @@ def app_version() -> str:
 
 
 def live_db_path() -> Path:
-    """Return the configured SQLite database file."""
+    """Return the configured SQLite database file, links followed.
+
+    SQLite itself follows a link to the file (its log and journal lie beside
+    the real file); backups, restores and swaps must act on that file too,
+    never replace the link with a copy and leave the real file behind.
+    """
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.sqlite3":
         raise exceptions.MaintenanceError(
             "The guarded upgrade supports the embedded SQLite database only in this version."
         )
-    return Path(db["NAME"])
+    return Path(os.path.realpath(db["NAME"]))

@@ -57,3 +57,34 @@ def test_a_database_url_with_encoded_odd_characters_is_backed_up_and_restored(ap
     assert dump(db) == before  # restored from a real backup of this very file
     proc = shop.manage("check_db", "--json", chain="v1")
     assert json.loads(proc.stdout)["db_path"] == str(db)
+
+
+@pytest.fixture
+def linked_shop(v1_shop, tmp_path) -> tuple[Shop, Path]:
+    """A shop whose pos_system.db is a link to a file in another folder (a moved disk, a synced folder)."""
+    real = tmp_path / "elsewhere" / "shop.sqlite3"
+    real.parent.mkdir()
+    v1_shop.db.rename(real)
+    v1_shop.db.symlink_to(real)
+    return v1_shop, real
+
+
+def test_a_failed_upgrade_of_a_linked_database_puts_the_real_file_back(linked_shop):
+    shop, real = linked_shop
+    before = dump(real)
+    code, out = shop.upgrade_json("fail2")
+    assert code == 3, out
+    assert shop.db.is_symlink() and shop.db.resolve() == real, "the link still leads to the shop's file"
+    assert dump(real) == before, "the real file is as it was, not half-migrated"
+
+
+def test_upgrading_and_restoring_a_linked_database_act_on_the_real_file(linked_shop):
+    shop, real = linked_shop
+    before = dump(real)
+    code, out = shop.upgrade_json("v2")
+    assert (code, out["outcome"]) == (0, "upgraded"), out
+    assert shop.db.is_symlink() and {"colour", "size"} <= set(shop.columns("shopext_widget"))
+    proc = shop.manage("restore_db", out["backup"], chain="v2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert shop.db.is_symlink() and shop.db.resolve() == real
+    assert dump(real) == before, "the backup is back in the real file"
