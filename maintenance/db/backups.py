@@ -16,11 +16,17 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from maintenance import exceptions
 from maintenance.config import app_version
@@ -128,12 +134,59 @@ def read_info(backup_path: Path) -> BackupInfo:
 
 
 def _unique_path(backups_dir: Path, now: datetime) -> Path:
+    """Return a new backup name for ``now``, claimed: its ``.partial`` is created here, exclusively.
+
+    Two backups in the same second (two ``backup_db`` at once, a manager's
+    beside a command) get two names, never one file written by both.
+    """
     stem = f"aurswift-backup-{now:%Y%m%d-%H%M%S}"
-    candidate, n = backups_dir / f"{stem}.db", 1
-    while candidate.exists() or candidate.with_name(candidate.name + ".partial").exists():
+    n = 1
+    while True:
+        final = backups_dir / (f"{stem}.db" if n == 1 else f"{stem}-{n}.db")
+        partial = final.with_name(final.name + ".partial")
+        if not final.exists():
+            try:
+                os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                pass
+            else:
+                if not final.exists():  # not finished by someone else between the two looks
+                    return final
+                partial.unlink(missing_ok=True)
         n += 1
-        candidate = backups_dir / f"{stem}-{n}.db"
-    return candidate
+
+
+@contextlib.contextmanager
+def _being_written(partial: Path) -> Iterator[None]:
+    """Hold a lock on ``partial`` while it is written, so that no clean-up takes it for a crash's leftover.
+
+    Windows needs none (a file open for writing cannot be deleted there), and
+    a handle kept open would stop the final rename.
+    """
+    if fcntl is None:
+        yield
+        return
+    handle = open(partial, "ab")  # noqa: SIM115 - held for the block
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
+def _written_by_someone(partial: Path) -> bool:
+    """Return whether a live backup is writing ``partial`` now (see :func:`_being_written`)."""
+    if fcntl is None:
+        return False  # Windows: a file open for writing cannot be deleted anyway
+    try:
+        with open(partial, "rb") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 def applied_migrations(db_path: Path) -> list[str]:
@@ -258,26 +311,9 @@ def create_backup(
     partial = final.with_name(final.name + ".partial")
     emit(progress, Step.BACKUP, "Backing up the database…", percent=0.0)
     try:
-        sha, result = _snapshot(db_path, partial, progress, check=full_check)
-        if not has_sqlite_header(partial):
-            raise exceptions.BackupVerificationError("The backup copy is not an SQLite database.")
-        if result is not None and not result.ok:
-            raise exceptions.BackupVerificationError(f"The database failed its check: {result.summary}.")
-        # The sidecar first: a backup is listed only once its description exists.
-        info = BackupInfo(
-            path=final,
-            created_at=now,
-            size=partial.stat().st_size,
-            sha256=sha,
-            reason=reason,
-            app_version=database_version or app_version(),
-            migrations=applied_migrations(partial),
-            verified=True,
-            checked=result is not None and result.ok,
-        )
-        _write_sidecar(info)
-        os.replace(partial, final)
-        fsync_dir(backups_dir)
+        with _being_written(partial):
+            testhooks.pause_if("backup_writing")
+            info = _write_backup(db_path, partial, final, progress, reason, now, full_check, database_version)
     except OSError as err:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
@@ -288,6 +324,40 @@ def create_backup(
             partial.unlink()
         raise
     emit(progress, Step.BACKUP, f"{SAVED} {final.name}", percent=100.0)
+    return info
+
+
+def _write_backup(
+    db_path: Path,
+    partial: Path,
+    final: Path,
+    progress: ProgressCallback | None,
+    reason: str,
+    now: datetime,
+    full_check: bool,
+    database_version: str | None,
+) -> BackupInfo:
+    """Copy the snapshot into ``partial``, describe it, then give it its name ``final``."""
+    sha, result = _snapshot(db_path, partial, progress, check=full_check)
+    if not has_sqlite_header(partial):
+        raise exceptions.BackupVerificationError("The backup copy is not an SQLite database.")
+    if result is not None and not result.ok:
+        raise exceptions.BackupVerificationError(f"The database failed its check: {result.summary}.")
+    # The sidecar first: a backup is listed only once its description exists.
+    info = BackupInfo(
+        path=final,
+        created_at=now,
+        size=partial.stat().st_size,
+        sha256=sha,
+        reason=reason,
+        app_version=database_version or app_version(),
+        migrations=applied_migrations(partial),
+        verified=True,
+        checked=result is not None and result.ok,
+    )
+    _write_sidecar(info)
+    os.replace(partial, final)
+    fsync_dir(final.parent)
     return info
 
 
@@ -964,10 +1034,17 @@ def prune_backups(backups_dir: Path, keep: int, protect: Path | None = None) -> 
 
 
 def clean_partial_files(backups_dir: Path) -> None:
-    """Remove half-written backups (and their SQLite side files) left by a crash; never a finished backup."""
+    """Remove half-written backups (and their SQLite side files) left by a crash.
+
+    Never a finished backup, nor one being written now (``backup_db`` may run
+    beside an upgrade): its ``.partial`` is locked while it is written.
+    """
     if backups_dir.exists():
         for path in backups_dir.glob("*.partial*"):
-            path.unlink(missing_ok=True)
+            base = path.with_name(path.name[: path.name.index(".partial") + len(".partial")])
+            if not _written_by_someone(base):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def create_raw_copy(db_path: Path, backups_dir: Path, *, reason: str, path: Path | None = None) -> BackupInfo:

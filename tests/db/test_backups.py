@@ -171,3 +171,28 @@ def test_releasing_a_snapshot_checkpoints_only_when_asked(live_db, checkpoint_af
         main_file.close()
         writer.close()
     assert in_main_file == (1 if checkpoint_after else 0)
+
+
+def test_two_backups_in_one_second_get_two_names(tmp_path):
+    """The name is claimed when it is chosen: a second backup in the same second never writes the same file."""
+    now = datetime(2026, 12, 6, 9, 30, 0).astimezone()
+    first, second = backups._unique_path(tmp_path, now), backups._unique_path(tmp_path, now)
+    assert first != second
+    assert (first.name, second.name) == ("aurswift-backup-20261206-093000.db", "aurswift-backup-20261206-093000-2.db")
+
+
+def test_an_upgrade_leaves_alone_the_backup_a_running_backup_db_is_writing(v1_shop):
+    """backup_db may run beside an upgrade; the upgrade's clean-up removes only what a crash left."""
+    import signal
+
+    writing, _ = v1_shop._run_until_paused("backup_writing", ("backup_db",), "v1")
+    try:
+        (partial,) = (v1_shop.data_dir / "backups").glob("*.partial")
+        code, out = v1_shop.upgrade_json("v2")
+        assert (code, out["outcome"]) == (0, "upgraded"), out
+        assert partial.exists(), "the running backup's file is still there"
+    finally:
+        writing.send_signal(signal.SIGKILL)
+        writing.communicate(timeout=30)
+    assert v1_shop.upgrade_json("v2")[0] == 0
+    assert not partial.exists(), "once its writer is gone, it is a leftover, and the next run removes it"
