@@ -9,13 +9,17 @@ switching names does not help.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pos.exceptions import PinLockedError, SignInError
@@ -40,24 +44,72 @@ def _wait_message(until: datetime, now: datetime) -> str:
     return f"Too many wrong PINs. Try again in {seconds} seconds."
 
 
-def _till_locked_until() -> datetime | None:
-    failures: list[datetime] = cache.get(TILL_FAILURES_KEY, [])
+_till_guard = threading.Lock()  # the till-wide list is read and written by many request threads
+
+
+def _recent_failures(now: datetime) -> list[datetime]:
+    window = timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+    return [t for t in cache.get(TILL_FAILURES_KEY, []) if now - t < window]
+
+
+def _till_locked_until(failures: list[datetime]) -> datetime | None:
     limit = settings.AURSWIFT_PIN_MAX_FAILURES * 3
     if len(failures) >= limit:
         return failures[-limit] + timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
     return None
 
 
-def _note_till_failure(now: datetime) -> None:
-    window = timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
-    failures = [t for t in cache.get(TILL_FAILURES_KEY, []) if now - t < window] + [now]
-    cache.set(TILL_FAILURES_KEY, failures, timeout=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+def _count_till_guess(now: datetime) -> None:
+    """Count a guess till-wide before it is checked (PinLockedError when the till is paused).
+
+    Counting first, not after a wrong answer, is what bounds guesses sent in
+    parallel: each one takes its place before any of them is checked.
+    """
+    with _till_guard:
+        failures = _recent_failures(now)
+        until = _till_locked_until(failures)
+        if until and until > now:
+            raise PinLockedError(_wait_message(until, now))
+        cache.set(TILL_FAILURES_KEY, [*failures, now], timeout=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+
+
+def _uncount_till_guess(now: datetime) -> None:
+    with _till_guard:
+        failures = cache.get(TILL_FAILURES_KEY, [])
+        with contextlib.suppress(ValueError):
+            failures.remove(now)
+        cache.set(TILL_FAILURES_KEY, failures, timeout=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+
+
+def _count_guess(profile: StaffProfile, now: datetime) -> int:
+    """Count a guess for ``profile`` in the database before it is checked; return the guesses counted.
+
+    One UPDATE counts it only while the member of staff is not paused and
+    has guesses left, so parallel guesses cannot all pass a check made before
+    any of them was counted.
+    """
+    lockout = timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+    not_paused = Q(pin_locked_until__isnull=True) | Q(pin_locked_until__lte=now)
+    mine = StaffProfile.objects.filter(pk=profile.pk)
+    with transaction.atomic():
+        counted = mine.filter(not_paused, failed_pin_attempts__lt=settings.AURSWIFT_PIN_MAX_FAILURES).update(
+            failed_pin_attempts=F("failed_pin_attempts") + 1
+        )
+        if not counted:  # paused, or the last guesses are being checked right now
+            until = mine.values_list("pin_locked_until", flat=True).first()
+            raise PinLockedError(_wait_message(until if until and until > now else now + lockout, now))
+        return mine.values_list("failed_pin_attempts", flat=True).get()
+
+
+def _save_lock(profile: StaffProfile, attempts: int, until: datetime | None) -> None:
+    StaffProfile.objects.filter(pk=profile.pk).update(failed_pin_attempts=attempts, pin_locked_until=until)
+    profile.failed_pin_attempts, profile.pin_locked_until = attempts, until
 
 
 def verify_pin(profile: StaffProfile, pin: str, now: datetime | None = None) -> None:
     """Accept the PIN or raise SignInError / PinLockedError with what to do next."""
     now = now or timezone.now()
-    till_lock = _till_locked_until()
+    till_lock = _till_locked_until(_recent_failures(now))
     if till_lock and till_lock > now:
         raise PinLockedError(_wait_message(till_lock, now))
     if profile.pin_locked_until and profile.pin_locked_until > now:
@@ -65,20 +117,22 @@ def verify_pin(profile: StaffProfile, pin: str, now: datetime | None = None) -> 
     if not PIN_RE.fullmatch(pin or ""):
         # never right, so not counted as a guess: the keypad types digits only
         raise SignInError("A PIN is 4 to 8 digits.")
+    _count_till_guess(now)
+    try:
+        attempts = _count_guess(profile, now)
+    except PinLockedError:
+        _uncount_till_guess(now)
+        raise
     if profile.pin_hash and check_password(pin or "", profile.pin_hash):
-        if profile.failed_pin_attempts or profile.pin_locked_until:
-            profile.failed_pin_attempts, profile.pin_locked_until = 0, None
-            profile.save(update_fields=["failed_pin_attempts", "pin_locked_until"])
+        _uncount_till_guess(now)
+        _save_lock(profile, 0, None)
         return
-    _note_till_failure(now)
-    profile.failed_pin_attempts += 1
-    left = settings.AURSWIFT_PIN_MAX_FAILURES - profile.failed_pin_attempts
+    left = settings.AURSWIFT_PIN_MAX_FAILURES - attempts
     if left <= 0:
-        profile.failed_pin_attempts = 0
-        profile.pin_locked_until = now + timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
-        profile.save(update_fields=["failed_pin_attempts", "pin_locked_until"])
-        raise PinLockedError(_wait_message(profile.pin_locked_until, now))
-    profile.save(update_fields=["failed_pin_attempts"])
+        until = now + timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
+        _save_lock(profile, 0, until)
+        raise PinLockedError(_wait_message(until, now))
+    profile.failed_pin_attempts = attempts
     raise SignInError(f"Wrong PIN. {left} attempt{'s' if left != 1 else ''} left.")
 
 

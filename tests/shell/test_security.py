@@ -238,3 +238,33 @@ def test_shift_change_over_http_never_locks_the_window(headless_app):
     assert borrowed.request("/")[0] == 403
     # and the one-time path cannot hand out a second proof
     assert stranger.request(headless_app.url[len(headless_app.base) :])[0] == 403
+
+
+@pytest.mark.slow
+def test_pin_guesses_sent_in_parallel_are_limited_like_guesses_one_by_one(headless_app):
+    """Twelve wrong PINs at once: at most five are checked, the manager is paused, the right PIN waits too."""
+    import concurrent.futures
+    import re
+
+    from tests.helpers.till_http import open_till
+
+    headless_app.wait_for("Cashier  till PIN")
+    creds = demo_credentials(headless_app.output)
+    window, staff = open_till(headless_app)
+    status, _, page = window.request("/signin/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    wrong = "0000" if creds["manager_pin"] != "0000" else "1111"
+    tabs = [window.clone() for _ in range(12)]
+
+    def guess(tab) -> str:
+        page = tab.request("/signin/", {"csrfmiddlewaretoken": token, "staff": staff["Morgan Manager"], "pin": wrong})[
+            2
+        ]
+        return "checked" if "Wrong PIN" in page else "paused" if "Too many wrong PINs" in page else page[:200]
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(guess, tabs))
+    assert set(answers) <= {"checked", "paused"}, answers
+    assert answers.count("checked") <= 4 and answers.count("paused") >= 8, answers  # the fifth wrong one pauses
+    _, final, page = window.form("/signin/", {"staff": staff["Morgan Manager"], "pin": creds["manager_pin"]})
+    assert final == "/signin/" and "Too many wrong PINs" in page, "paused: even the right PIN waits"
