@@ -357,6 +357,15 @@ class SnapshotChecks:
             self._stack.close()
 
 
+class _NeedsDatabaseAlone(Exception):
+    """A migration could not lock the database while the checks beside it read it; the backup is back."""
+
+
+def _busy(err: BaseException) -> bool:
+    """Return whether ``err``, or the SQLite error Django wrapped in it, says the database is locked."""
+    return busy.is_busy(err) or (isinstance(err.__cause__, sqlite3.Error) and busy.is_busy(err.__cause__))
+
+
 class _DamageFound(Exception):
     """The pre-upgrade checks found damage after the migrations had started."""
 
@@ -464,7 +473,10 @@ def _run_once(
         _ensure_writable(config, backup=result.kind not in (NEW, EMPTY))
         if result.kind in (NEW, EMPTY):
             return _create_database(config, result, pending, progress, started, reason)
-        return _upgrade_existing(config, result, pending, progress, started, reason)
+        try:
+            return _upgrade_existing(config, result, pending, progress, started, reason)
+        except _NeedsDatabaseAlone:  # the backup is back: run again, the checks done before the first migration
+            return _upgrade_existing(config, result, pending, progress, started, reason, checks_beside=False)
 
 
 def _ensure_migrating(config: MaintenanceConfig) -> None:
@@ -555,7 +567,18 @@ def _upgrade_existing(
     progress: ProgressCallback | None,
     started: float,
     reason: str,
+    *,
+    checks_beside: bool = True,
 ) -> UpgradeReport:
+    """Back up, migrate, verify; put the backup back on any failure.
+
+    ``checks_beside``: the checks of the database as it was read on while the
+    migrations run (:class:`SnapshotChecks`). Their open read transactions
+    keep a migration from taking the database to itself (``PRAGMA
+    journal_mode``); one that fails for that reason raises
+    :class:`_NeedsDatabaseAlone` once the backup is back, and the caller runs
+    again with ``checks_beside=False``.
+    """
     db_path = config.db_path
     started_at = _now()
     from_version = _last_version(config)
@@ -582,6 +605,12 @@ def _upgrade_existing(
         else:
             made = _backup_beside(checks, config, progress, database_version=from_version)
         entry["backup"] = str(made.path)
+        if checks is not None and not checks_beside:
+            before, checks = checks.result(), None
+            if not before.ok:
+                backups.discard(made.path)
+                raise _damaged(config, before)
+            made = backups.record_checked(made)
         testhooks.pause_if("after_backup")
     except KeyboardInterrupt:
         if checks is not None:
@@ -650,6 +679,11 @@ def _upgrade_existing(
             before, checks = checks.result(), None
             if not before.ok:  # damage was there before the run: that, not its symptom, is the error
                 _restore_after_damage(config, backup, before, entry, started, progress)
+            if step == "migrate" and _busy(err):  # it needed the database to itself while the checks read it
+                _put_backup_back(
+                    config, backup, entry, progress, "A migration needs the database to itself; starting again…"
+                )
+                raise _NeedsDatabaseAlone from err
         _restore_after_failure(config, backup, step, err, entry, started, progress)
         raise AssertionError("unreachable") from err
     except KeyboardInterrupt as err:  # Ctrl-C: stop at once, and leave the database as it was before the run

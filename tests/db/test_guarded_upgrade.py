@@ -100,3 +100,14 @@ def test_a_migration_calling_sys_exit_is_a_failed_step_and_restores(v1_shop, cod
     assert "sys.exit(" in out["message"] and "restored" in out["message"]
     assert "colour" not in v1_shop.columns("shopext_widget"), "the migration before it is undone too"
     assert not (v1_shop.data_dir / "upgrade-in-progress.json").exists()
+
+
+def test_a_migration_that_needs_the_database_to_itself_is_applied(v1_shop):
+    """PRAGMA journal_mode cannot change while the checks beside the migrations read: the run goes again, alone."""
+    rows = v1_shop.count("shopext_widget")
+    code, out = v1_shop.upgrade_json("g_journal")
+    assert (code, out["outcome"]) == (0, "upgraded"), out
+    assert out["applied"] == ["shopext.0002_rollback_journal", "shopext.0003_add_colour"]
+    assert "colour" in v1_shop.columns("shopext_widget") and v1_shop.count("shopext_widget") == rows
+    runs = [json.loads(line) for line in (v1_shop.data_dir / "logs" / "upgrade-history.jsonl").read_text().splitlines()]
+    assert runs[-1]["outcome"] == "upgraded" and "failed_restored" not in [r["outcome"] for r in runs]
