@@ -26,15 +26,25 @@ ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("aurswift.launcher")
 
 
-def prepare_django(launch_secret: str) -> None:
-    """Configure Django for this launch (the secret opens the window's session)."""
+def prepare_django(launch_secret: str) -> str | None:
+    """Configure Django for this launch (the secret opens the window's session).
+
+    Return what makes the configuration unusable, in one sentence, without
+    starting Django; None once it is set up.
+    """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
     os.environ["AURSWIFT_LAUNCH_SECRET"] = launch_secret
+    from aurswift import configuration
+
+    problem = configuration.settings_problem()
+    if problem is not None:
+        return problem
     import django
 
     django.setup()
+    return None
 
 
 def start_server(host: str = "127.0.0.1"):
@@ -155,6 +165,11 @@ def run_management_command(argv: list[str]) -> int:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
+    from aurswift import configuration
+
+    problem = configuration.settings_problem()
+    if problem is not None:
+        return configuration.refuse(problem, argv)
     from django.core.management import execute_from_command_line
 
     try:
@@ -242,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     launch_secret = secrets.token_urlsafe(32)
-    prepare_django(launch_secret)
+    problem = prepare_django(launch_secret)
+    if problem is not None:
+        from aurswift import configuration
+
+        return configuration.refuse(problem, [])
     from django.conf import settings
 
     from aurswift.single_instance import ask_to_focus

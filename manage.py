@@ -7,6 +7,11 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
+    from aurswift import configuration
+
+    problem = configuration.settings_problem()
+    if problem is not None:
+        sys.exit(configuration.refuse(problem, sys.argv[1:]))
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

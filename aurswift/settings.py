@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from aurswift import __version__
 from aurswift.paths import (
@@ -39,9 +40,15 @@ DEBUG: bool = env.bool("AURSWIFT_DEBUG", default=False)
 SECRET_KEY: str = env.str("AURSWIFT_SECRET_KEY", default="") or ensure_secret_key(DATA_DIR)
 # The default database is given as a path, never pasted into a URL: '#', '?' and '%' are legal in
 # folder names. A DATABASE_URL must percent-encode them (sqlite:////till%20%231/pos_system.db).
+_database_url: str = env.str("DATABASE_URL", default="")
+if _database_url and not _database_url.startswith("sqlite:"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name an SQLite file (sqlite:////path/to/pos_system.db): "
+        "this version of AurSwift keeps its data in SQLite only"
+    )
 DATABASES = {
     "default": env.db("DATABASE_URL")
-    if env.str("DATABASE_URL", default="")
+    if _database_url
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_db_path(DATA_DIR))}
 }
 TIME_ZONE: str = env.str("AURSWIFT_TIME_ZONE", default="Europe/London")

@@ -606,10 +606,10 @@ def _upgrade_existing(
             made = _backup_beside(checks, config, progress, database_version=from_version)
         entry["backup"] = str(made.path)
         if checks is not None and not checks_beside:
-            before, checks = checks.result(), None
-            if not before.ok:
+            found, checks = checks.result(), None
+            if not found.ok:
                 backups.discard(made.path)
-                raise _damaged(config, before)
+                raise _damaged(config, found)
             made = backups.record_checked(made)
         testhooks.pause_if("after_backup")
     except KeyboardInterrupt:

@@ -94,9 +94,10 @@ class MaintenanceCommand(BaseCommand):
             outcome = self.outcome_for_error(err)
         except (Exception, SystemExit) as err:  # the contract: never a traceback (logged with it), nor another code
             log.exception("%s failed", self.__module__.rsplit(".", 1)[-1])
+            code = self.error_exit_code or 2
             outcome = Outcome(
-                data={"error": type(err).__name__, "message": str(err), "exit_code": 2},
-                exit_code=2,
+                data={"error": type(err).__name__, "message": str(err), "exit_code": code},
+                exit_code=code,
                 failure=f"Unexpected error: {err}. Nothing was changed; the details are in the app log.",
             )
         except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from maintenance.management.base import MaintenanceCommand, Outcome
 
 class Command(MaintenanceCommand):
     help = "Check the database fully (integrity, foreign keys, fingerprints, pending migrations, disk)."
+    error_exit_code = 1  # a database that cannot even be opened or read is not healthy either
 
     def run(self, *, as_json: bool, **options) -> Outcome:
         report = check_health(live_db_path(), settings.DATA_DIR, full=True)

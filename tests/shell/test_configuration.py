@@ -1,0 +1,48 @@
+"""A configuration AurSwift cannot use is said in one line, with the contract's exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers.app import REPO_ROOT
+
+BAD_URLS = ["garbage", "postgres://till:secret@localhost/shop", "mysql://till@localhost/shop"]
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+@pytest.mark.parametrize(("command", "code"), [("upgrade_db", 2), ("backup_db", 2), ("check_db", 1)])
+def test_a_database_url_aurswift_cannot_use_is_refused_in_one_line(app_env, url, command, code):
+    proc = _run({**app_env, "DATABASE_URL": url}, "manage.py", command, "--json")
+    assert proc.returncode == code, proc.stderr
+    assert json.loads(proc.stdout)["exit_code"] == code, "exactly one JSON object on stdout"
+    assert "Traceback" not in proc.stderr and "SQLite" in proc.stderr
+
+
+def test_a_data_folder_whose_name_is_too_long_is_refused_in_one_line(app_env, tmp_path):
+    folder = tmp_path / ("shop" * 70)  # 280 characters: more than one name may have here
+    proc = _run({**app_env, "AURSWIFT_DATA_DIR": str(folder)}, "manage.py", "upgrade_db")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot start with this configuration" in proc.stderr and "File name too long" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["launcher.py", "--headless"], ["launcher.py", "manage", "upgrade_db"]])
+def test_the_launcher_refuses_an_unusable_configuration_in_one_line(app_env, args):
+    proc = _run({**app_env, "DATABASE_URL": "postgres://till@localhost/shop"}, *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "DATABASE_URL must name an SQLite file" in proc.stderr
+
+
+def test_check_db_says_not_healthy_when_the_database_cannot_be_opened(app_env, tmp_path):
+    proc = _run({**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}"}, "manage.py", "check_db", "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["exit_code"] == 1
+    assert "Traceback" not in proc.stderr
