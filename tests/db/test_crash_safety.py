@@ -59,3 +59,20 @@ def test_killed_restore_is_completed_on_the_next_run(shop_with_sales, step):
     code, out = shop_with_sales.upgrade_json("v1")
     assert (code, out["outcome"]) == (0, "up_to_date")
     _assert_intact(shop_with_sales)
+
+
+def test_killed_inside_a_migration_restores_without_taking_its_own_leftovers_for_other_writes(shop_with_sales):
+    """Uncommitted pages a killed migration left in the log are not "someone wrote": restore, keep nothing aside."""
+    import json
+
+    before = dump(shop_with_sales.db)
+    shop_with_sales.kill_at("inside_migration", "upgrade_db", chain="g_spill")
+    wal = shop_with_sales.data_dir / "pos_system.db-wal"
+    assert wal.stat().st_size > 4 * 1024 * 1024, "the migration's uncommitted pages are in the log"
+    code, out = shop_with_sales.upgrade_json("v1")  # the next start of the version before
+    assert (code, out["outcome"]) == (0, "up_to_date"), out
+    assert dump(shop_with_sales.db) == before
+    assert not list(shop_with_sales.data_dir.glob("pos_system.db.old.*")), "nothing was kept aside"
+    history = shop_with_sales.data_dir / "logs" / "upgrade-history.jsonl"
+    last = [json.loads(line) for line in history.read_text().splitlines()][-1]
+    assert last["outcome"] == "interrupted_run_restored" and "kept_aside" not in last

@@ -133,6 +133,26 @@ def test_writes_after_an_interrupted_upgrade_are_kept_aside_never_overwritten(v1
     assert any(h.get("kept_aside") == kept[0].name for h in history)
 
 
+def test_a_write_left_only_in_the_log_after_an_interrupted_upgrade_is_kept_aside_too(v1_shop):
+    """The other program dies before it checkpoints: its commit is only a frame of the log, and still counts."""
+    _kill(_pause(v1_shop, "v2", "during_migration"))
+    writer = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1])\n"
+        "conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "conn.execute(\"INSERT INTO pos_category (name, sort_order, colour) VALUES ('sold after', 9, '#fff')\")\n"
+        "conn.commit()\n"
+        "os._exit(0)\n"  # no close, so no checkpoint: the sale is in the log only
+    )
+    subprocess.run([sys.executable, "-c", writer, str(v1_shop.db)], check=True)
+    written = dump(v1_shop.db)
+
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    (kept,) = kept_aside_files(v1_shop.data_dir)
+    assert dump(kept) == written
+
+
 def test_an_interrupted_upgrade_with_no_later_write_is_restored_and_finished(v1_shop):
     before = dump(v1_shop.db)
     _kill(_pause(v1_shop, "v2", "during_migration"))
