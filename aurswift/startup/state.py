@@ -30,10 +30,10 @@ from django.utils import formats, timezone
 from aurswift import __version__
 from maintenance import exceptions, signals
 from maintenance.config import MaintenanceConfig, backups_dir
-from maintenance.db import backups, history, locks, recovery
+from maintenance.db import backups, history, locks, markers, recovery, writer_lock
 from maintenance.db.progress import Progress
 from maintenance.db.sqlite_tools import sha256_file
-from maintenance.db.upgrade import run_guarded_upgrade
+from maintenance.db.upgrade import finish_interrupted_runs, run_guarded_upgrade
 from maintenance.describe import inspect_readonly
 from maintenance.updates import install as update_install
 from pos.services import demo, setup
@@ -292,6 +292,9 @@ class Startup:
 
     def _upgrade(self, config: MaintenanceConfig) -> None:
         """The guarded upgrade, which reports its progress here (a busy database is retried inside it, once)."""
+        if markers.work_left_by_a_crash(config.db_path):  # finished first: the failure below is judged on it
+            with writer_lock.held(config.data_dir):
+                finish_interrupted_runs(config, self.report)
         self._refuse_known_failure(config)
         run_guarded_upgrade(config=config, progress=self.report, reason="startup")
 

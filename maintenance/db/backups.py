@@ -30,7 +30,7 @@ except ImportError:  # Windows
 
 from maintenance import exceptions
 from maintenance.config import app_version
-from maintenance.db import priority, testhooks
+from maintenance.db import markers, priority, testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.integrity import MMAP_BYTES, IntegrityResult, check_connection, check_file
@@ -57,7 +57,7 @@ REASONS = {
     "restore_point": "Restore point",
     "before_start_fresh": "Before start fresh",
 }
-RESTORE_MARKER = "restore-in-progress.json"
+RESTORE_MARKER = markers.RESTORE_MARKER
 #: The app labels whose migrations make a database "a database of AurSwift".
 OUR_APPS = ("pos",)
 

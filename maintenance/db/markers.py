@@ -15,11 +15,12 @@ import os
 from pathlib import Path
 
 from maintenance import exceptions
-from maintenance.db import writer_lock
+from maintenance.db import moves, writer_lock
 from maintenance.files import read_json
 
 log = logging.getLogger(__name__)
 UPGRADE_MARKER = "upgrade-in-progress.json"
+RESTORE_MARKER = "restore-in-progress.json"
 
 
 def marker_path(db_path: Path) -> Path:
@@ -54,3 +55,13 @@ def discard_stale(db_path: Path) -> None:
         refuse_if_running(marker)
         log.warning("discarding the marker of an interrupted upgrade: the database is being replaced on purpose")
     path.unlink(missing_ok=True)
+
+
+def work_left_by_a_crash(db_path: Path) -> bool:
+    """Return whether a crash left work to finish beside the database: an upgrade, a restore, moves.
+
+    The next guarded run finishes it before anything else; until then the
+    database is not the one to judge (an earlier failure on it, for one).
+    """
+    folder = db_path.parent
+    return any((folder / name).exists() for name in (UPGRADE_MARKER, RESTORE_MARKER, moves.INTENT))

@@ -633,3 +633,26 @@ def test_restore_pressed_three_times_at_once_restores_once(v1_shop, launch):
     assert dump(Path(restores[0]["restore_point"])) == live_dump
     leftovers = [p.name for p in v1_shop.data_dir.rglob("*") if p.name.endswith((".partial", "restore-tmp"))]
     assert not leftovers and not list(v1_shop.data_dir.glob("*in-progress*.json"))
+
+
+def test_a_restore_cut_off_by_a_crash_is_finished_before_the_known_failure_page(v1_shop, launch, page):
+    """The next start finishes what a crash left, then says the update already failed: no marker stays behind."""
+    assert v1_shop.manage("backup_db").returncode == 0
+    (older,) = (v1_shop.data_dir / "backups").glob("*.db")
+    conn = sqlite3.connect(v1_shop.db)
+    conn.execute("INSERT INTO shopext_widget (name, category_id) VALUES ('after the backup', 1)")
+    conn.commit()
+    conn.close()
+    first = launch(v1_shop, "fail2")  # the update fails once, and is remembered
+    page.goto(first.url)
+    assert _heading(page).endswith("Database Migration Failed")
+    first.stop()
+    v1_shop.kill_at("restore_swapping", "restore_db", str(older), chain="v1")
+    assert (v1_shop.data_dir / "restore-in-progress.json").exists()
+
+    app = launch(v1_shop, "fail2")
+    page.goto(app.url)
+    assert _heading(page).endswith("Database Migration Failed")
+    assert "This update already failed on this database." in page.inner_text("main")
+    assert not (v1_shop.data_dir / "restore-in-progress.json").exists(), "the restore was finished first"
+    assert dump(v1_shop.db) == dump(older)
