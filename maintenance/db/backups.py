@@ -30,7 +30,7 @@ except ImportError:  # Windows
 
 from maintenance import exceptions
 from maintenance.config import app_version
-from maintenance.db import markers, priority, testhooks
+from maintenance.db import busy, markers, priority, testhooks
 from maintenance.db.classify import MANAGED, classify
 from maintenance.db.diskspace import ensure_space_for_backup
 from maintenance.db.integrity import MMAP_BYTES, IntegrityResult, check_connection, check_file
@@ -226,13 +226,19 @@ def _snapshot(
         try:
             readers = stack.enter_context(pinned_snapshot(db_path, readers=2 if check else 1))
         except sqlite3.OperationalError as err:
-            if "readonly" in str(err) or "read-only" in str(err):
+            if busy.is_read_only(err):
                 raise exceptions.ReadOnlyError(
                     f"The database {db_path} is read-only, so it cannot be backed up safely. Nothing was changed.",
                     detail=str(err),
                 ) from err
-            raise exceptions.DatabaseLockedError(
-                "The database is busy in another program, so it cannot be backed up now. Try again shortly.",
+            if busy.is_busy(err):
+                raise exceptions.DatabaseLockedError(
+                    "The database is busy in another program, so it cannot be backed up now. Try again shortly.",
+                    detail=str(err),
+                ) from err
+            raise exceptions.BackupError(
+                f"The database {db_path} could not be opened for a backup ({err}): check that it is a database "
+                "file this user may read, in a folder this user may write to. Nothing was changed.",
                 detail=str(err),
             ) from err
         if readers is not None:

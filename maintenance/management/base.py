@@ -59,10 +59,32 @@ class MaintenanceCommand(BaseCommand):
 
     #: offer ``--json`` (exactly one JSON object on stdout)
     json_option = True
-    #: the exit code of every error, for a command outside the database contract (``build_release``: 1)
+    #: the exit code of every error where the contract gives one (``check_db``: 1, not healthy)
     error_exit_code: int | None = None
     #: what Ctrl-C prints instead of a traceback: what stopping this command leaves, truthfully
     stopped_message = "Nothing was changed."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        """Django's parser; a usage error with ``--json`` still prints its one JSON object (exit 2)."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        usage_error = parser.error
+
+        def error(message: str):
+            if self.json_option and "--json" in sys.argv[1:]:
+                data = {"error": "UsageError", "message": message, "exit_code": 2}
+                sys.stdout.write(json.dumps(data) + "\n")
+            usage_error(message)
+
+        parser.error = error  # type: ignore[method-assign]
+        return parser
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """Django's runner; ``--traceback`` does not turn a reported failure into a traceback and exit 1."""
+        try:
+            super().run_from_argv(argv)
+        except CommandError as err:  # re-raised by Django only under --traceback: end as without it
+            self.stderr.write(f"CommandError: {err}")
+            sys.exit(err.returncode)
 
     def add_arguments(self, parser) -> None:
         if self.json_option:

@@ -46,3 +46,28 @@ def test_check_db_says_not_healthy_when_the_database_cannot_be_opened(app_env, t
     proc = _run({**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}"}, "manage.py", "check_db", "--json")
     assert proc.returncode == 1 and json.loads(proc.stdout)["exit_code"] == 1
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["upgrade_db", "--json", "--bogus"], ["restore_db", "--json"], ["check_update", "--json", "--nope"]]
+)
+def test_a_usage_error_with_json_still_prints_one_json_object(app_env, args):
+    proc = _run(app_env, "manage.py", *args)
+    assert proc.returncode == 2 and "usage:" in proc.stderr
+    assert json.loads(proc.stdout) == {
+        "error": "UsageError",
+        "message": json.loads(proc.stdout)["message"],
+        "exit_code": 2,
+    }
+
+
+def test_the_traceback_option_does_not_turn_a_refusal_into_a_traceback(app_env, tmp_path):
+    proc = _run(app_env, "manage.py", "restore_db", "--traceback", str(tmp_path / "nowhere.db"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot be restored: there is no such file" in proc.stderr
+
+
+def test_a_backup_of_a_database_that_cannot_be_opened_says_so_not_busy(app_env, tmp_path):
+    proc = _run({**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}"}, "manage.py", "backup_db")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "could not be opened for a backup" in proc.stderr and "busy" not in proc.stderr

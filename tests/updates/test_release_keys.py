@@ -137,7 +137,7 @@ def test_build_release_refuses_a_repository_holding_key_material(releases, tmp_p
     project = _project_with_a_fix(releases, tmp_path)
     before, tags = _tree(repo), _tags(project)
     built = _build(repo, releases["keys"], project, tmp_path)
-    assert built.returncode == 1, (built.stdout, built.stderr)
+    assert built.returncode == 2, (built.stdout, built.stderr)
     assert "Release not built:" in built.stderr and "Nothing was published" in built.stderr
     assert built.stdout == ""
     assert _tree(repo) == before, "nothing published"
@@ -149,7 +149,7 @@ def test_build_release_refuses_a_new_repository_folder_with_a_pem_and_creates_no
     repo.mkdir()
     (repo / "server.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     built = _build(repo, keys, releases["project"], tmp_path)
-    assert built.returncode == 1 and "server.pem" in built.stderr and "Nothing was published" in built.stderr
+    assert built.returncode == 2 and "server.pem" in built.stderr and "Nothing was published" in built.stderr
     assert sorted(p.name for p in repo.iterdir()) == ["server.pem"] and not keys.exists()
 
 
@@ -160,7 +160,7 @@ def test_an_old_repository_with_keys_inside_is_refused_and_nothing_is_moved(rele
     shutil.copytree(releases["keys"], repo / "keys")
     before = _tree(repo)
     built = _build(repo, tmp_path / "elsewhere", releases["project"], tmp_path)
-    assert built.returncode == 1
+    assert built.returncode == 2
     assert f"{repo / 'keys'} holds signing keys inside the update repository" in built.stderr
     assert "nothing was moved" in built.stderr and f'mv "{repo / "keys"}"' in built.stderr
     assert _tree(repo) == before and not (tmp_path / "elsewhere").exists()
@@ -170,7 +170,7 @@ def test_keys_inside_the_repository_are_refused(releases, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(releases["repo"], repo)
     built = _build(repo, repo / "targets" / "signing", releases["project"], tmp_path)
-    assert built.returncode == 1 and "is inside the update repository" in built.stderr
+    assert built.returncode == 2 and "is inside the update repository" in built.stderr
     assert not (repo / "targets" / "signing").exists()
 
 
@@ -179,10 +179,10 @@ def test_an_existing_repository_needs_its_own_keys(releases, tmp_path):
     shutil.copytree(releases["repo"], repo)
     before = _tree(repo)
     empty = _build(repo, tmp_path / "no-keys", releases["project"], tmp_path)
-    assert empty.returncode == 1 and "Pass --keys with the folder that holds this repository's keys" in empty.stderr
+    assert empty.returncode == 2 and "Pass --keys with the folder that holds this repository's keys" in empty.stderr
     assert not (tmp_path / "no-keys").exists(), "no new keys for an existing repository"
     other = tmp_path / "other-keys"
     Keyring(other).create_development_keys()
     wrong = _build(repo, other, releases["project"], tmp_path)
-    assert wrong.returncode == 1 and "is not the targets key of the repository" in wrong.stderr
+    assert wrong.returncode == 2 and "is not the targets key of the repository" in wrong.stderr
     assert _tree(repo) == before

@@ -33,7 +33,7 @@ def test_versions_follow_conventional_commits():
 
 def test_build_release_bumps_from_commits_and_signs(releases):
     assert (releases["first"], releases["second"]) == ("0.2.0", "0.2.1")
-    assert releases["nothing"].returncode == 1 and "nothing to release" in releases["nothing"].stderr
+    assert releases["nothing"].returncode == 2 and "nothing to release" in releases["nothing"].stderr
     signed = json.loads((releases["repo"] / "metadata" / "targets.json").read_text())["signed"]["targets"]
     assert {"aurswift-0.2.0.tar.gz", "aurswift-0.2.1.tar.gz", "latest.json"} <= set(signed)
     for version in ("0.2.0", "0.2.1"):  # every file of every release is a signed, content-addressed target

@@ -2,7 +2,7 @@
 
 Prints the version on stdout. The signing keys live in KEYS (default: the
 user's config folder, see docs/updates.md), never in DIR, which is hosted:
-a DIR holding key material is refused (exit 1) and nothing is published.
+a DIR holding key material is refused (exit 2) and nothing is published.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from maintenance.updates.release import build_release
 class Command(MaintenanceCommand):
     help = "Build the next release from conventional commits into an update repository (created if new)."
     json_option = False
-    error_exit_code = 1  # a developer's command: not part of the database exit-code contract
     stopped_message = "The release may be partly written: check the repository and its tags before building again."
 
     def add_options(self, parser) -> None:
