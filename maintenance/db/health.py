@@ -19,12 +19,12 @@ import psutil
 
 from maintenance import exceptions, signals
 from maintenance.config import logs_dir
-from maintenance.db import priority
+from maintenance.db import markers, priority
 from maintenance.db.classify import classify, label
 from maintenance.db.diskspace import MB, required_bytes
 from maintenance.db.integrity import check_file
 from maintenance.db.sqlite_tools import SIDE_SUFFIXES, size_with_wal
-from maintenance.files import write_json_atomic
+from maintenance.files import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 LAST_HEALTH = "last-health.json"
@@ -111,6 +111,7 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
             report.classification = "corrupt"
             report.integrity, report.integrity_ok = err.message, False
             return report
+    report.problem = report.problem or _unfinished_run(db_path) or ""
     if db_path.exists() and integrity:
         check = check_file(db_path, full=full, foreign_keys=True)
         report.integrity, report.integrity_ok = check.summary, check.ok
@@ -118,6 +119,23 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
         report.foreign_key_violations = check.foreign_key_violations
         report.structure_ok = len(check.problems) <= min(check.foreign_key_violations, 20)
     return report
+
+
+def _unfinished_run(db_path: Path) -> str | None:
+    """Say so when an upgrade runs, or a crash left one (or a restore) unfinished: the file is not the database yet."""
+    marker = read_json(markers.marker_path(db_path))
+    if marker is not None:
+        owner = markers.live_owner(marker)
+        if owner is not None:
+            return f"A database upgrade is running in process {owner['pid']}; check again when it is done."
+        backup = Path(str(marker.get("backup", ""))).name or "its backup"
+        return (
+            f"A database upgrade was interrupted; the next start of AurSwift puts back the backup made "
+            f"before it ({backup}) and runs it again."
+        )
+    if markers.work_left_by_a_crash(db_path):
+        return "A restore or recovery step was interrupted; the next start of AurSwift finishes it."
+    return None
 
 
 def last_health_path(data_dir: Path) -> Path:

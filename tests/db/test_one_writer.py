@@ -235,3 +235,19 @@ def test_inside_one_process_a_second_thread_is_refused_while_a_step_runs(tmp_pat
     with writer_lock.held(tmp_path):  # once the first step is over, the next one runs
         assert writer_lock.holds(tmp_path)
     assert not writer_lock.holds(tmp_path)
+
+
+def test_check_db_does_not_call_a_database_healthy_while_an_upgrade_is_running_or_was_cut_off(v1_shop):
+    paused = _pause(v1_shop, "v2", "during_migration")
+    try:
+        running = v1_shop.manage("check_db", chain="v2")
+        assert running.returncode == 1 and "Healthy: no" in running.stdout
+        assert f"A database upgrade is running in process {paused.pid}" in running.stdout
+    finally:
+        _kill(paused)
+    after = v1_shop.manage("check_db", "--json", chain="v2")
+    assert after.returncode == 1
+    report = json.loads(after.stdout)
+    assert not report["healthy"] and "the next start of AurSwift puts back the backup" in report["problem"]
+    assert v1_shop.upgrade_json("v2")[0] == 0  # that start: restored, then upgraded
+    assert v1_shop.manage("check_db", chain="v2").returncode == 0
