@@ -28,50 +28,6 @@ def shm_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-shm")
 
 
-WAL_HEADER, WAL_FRAME_HEADER = 32, 24
-
-
-def wal_salts(db_path: Path) -> list[int] | None:
-    """Return the two salts of the write-ahead log's header (they change when the log starts over)."""
-    try:
-        with open(wal_path(db_path), "rb") as handle:
-            header = handle.read(WAL_HEADER)
-    except FileNotFoundError:
-        return None
-    if len(header) < WAL_HEADER or header[:4] not in WAL_MAGIC:
-        return None
-    return [int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")]
-
-
-def wal_commits_after(db_path: Path, offset: int) -> bool:
-    """Return whether the log holds a commit after byte ``offset`` (a frame boundary); True if unsure.
-
-    SQLite ignores frames after the last commit: a writer killed in the
-    middle of a transaction leaves such frames, which change the file but
-    not the database. A frame is a commit when its "database size after
-    commit" field is set and its salts are the header's (older frames of a
-    log that started over have other salts).
-    """
-    try:
-        with open(wal_path(db_path), "rb") as handle:
-            header = handle.read(WAL_HEADER)
-            if len(header) < WAL_HEADER or header[:4] not in WAL_MAGIC:
-                return False  # no valid log: SQLite reads none of it
-            page_size = int.from_bytes(header[8:12], "big")
-            frame = WAL_FRAME_HEADER + page_size
-            start = max(offset, WAL_HEADER)
-            if (start - WAL_HEADER) % frame:
-                return True
-            handle.seek(start)
-            while len(frame_header := handle.read(WAL_FRAME_HEADER)) == WAL_FRAME_HEADER:
-                if int.from_bytes(frame_header[4:8], "big") and frame_header[8:16] == header[16:24]:
-                    return True
-                handle.seek(page_size, os.SEEK_CUR)
-    except FileNotFoundError:
-        return False
-    return False
-
-
 def journal_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-journal")
 

@@ -69,15 +69,7 @@ from maintenance.db.integrity import (
     schema_only,
 )
 from maintenance.db.progress import ProgressCallback, Step, emit
-from maintenance.db.sqlite_tools import (
-    pinned_snapshot,
-    roll_back_hot_journal,
-    sha256_file,
-    side_files,
-    wal_commits_after,
-    wal_path,
-    wal_salts,
-)
+from maintenance.db.sqlite_tools import pinned_snapshot, roll_back_hot_journal, sha256_file, side_files, wal_path
 from maintenance.files import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -118,11 +110,7 @@ def retention(data_dir: Path) -> int:
 
 # --- Recovery from a crash in an earlier run ----------------------------------
 def file_state(db_path: Path) -> dict[str, list[int] | None]:
-    """Return (size, mtime, inode) of the database and its write-ahead log, and the log's salts.
-
-    Any commit changes them; :func:`written_since` tells a commit from the
-    unfinished transaction of a writer that was killed.
-    """
+    """Return (size, mtime, inode) of the database and its write-ahead log: any commit changes it."""
     state: dict[str, list[int] | None] = {}
     for key, path in (("db", db_path), ("wal", wal_path(db_path))):
         try:
@@ -130,28 +118,7 @@ def file_state(db_path: Path) -> dict[str, list[int] | None]:
             state[key] = [st.st_size, st.st_mtime_ns, st.st_ino]
         except FileNotFoundError:
             state[key] = None
-    state["wal_salts"] = wal_salts(db_path)
     return state
-
-
-def written_since(db_path: Path, recorded: dict[str, list[int] | None]) -> bool:
-    """Return whether anything was committed to the database since ``recorded`` (:func:`file_state`).
-
-    The main file unchanged, and the same log (or an empty one begun), grown
-    only by frames that no commit ends (a run killed inside a migration's
-    transaction): nothing was.
-    """
-    now = file_state(db_path)
-    if now == recorded:
-        return False
-    if "wal_salts" not in recorded or now["db"] != recorded["db"]:
-        return True
-    if recorded["wal_salts"] is not None and now["wal_salts"] != recorded["wal_salts"]:
-        return True  # the log started over: what it held went into the main file, or was replaced
-    before, after = recorded["wal"], now["wal"]
-    if after is None or (before is not None and (after[2] != before[2] or after[0] < before[0])):
-        return True
-    return wal_commits_after(db_path, before[0] if before else 0)
 
 
 def _remove_leftovers(config: MaintenanceConfig) -> None:
@@ -191,20 +158,27 @@ def finish_interrupted_runs(config: MaintenanceConfig, progress: ProgressCallbac
         "backup": str(backup_path),
         "to_version": config.app_version,
     }
-    # A run that was already restoring had thrown its output away; otherwise any change since its
-    # last committed step means someone else wrote, and those writes are kept.
+    # A run that was already restoring had thrown its output away; otherwise any change of the files
+    # since its last committed step may be a write by someone else, and is kept. (It may also be the
+    # run's own unfinished transaction, spilled into the log; telling the two apart for sure means
+    # checksumming the whole log, so the file is kept aside either way: safe, and said plainly.)
     live_changed = (
         not marker.get("restoring")
         and db_path.exists()
         and marker.get("state") is not None
-        and written_since(db_path, marker["state"])
+        and file_state(db_path) != marker["state"]
     )
     if live_changed:
         old = moves.kept_aside_name(db_path)
         moves.run(db_path.parent, "keep_aside", moves.keep_aside_moves(db_path, old))
         entry["kept_aside"] = old.name
-        log.warning("the database changed after an interrupted upgrade; kept aside as %s", old.name)
-        emit(progress, Step.RESTORE, f"The database changed after an interrupted upgrade; it is kept as {old.name}.")
+        log.warning("the database's files changed after an interrupted upgrade; kept aside as %s", old.name)
+        emit(
+            progress,
+            Step.RESTORE,
+            f"The database's files changed after the upgrade was interrupted (by its own unfinished step or by "
+            f"another program); the file as it was is kept as {old.name}.",
+        )
     if not backup_path.exists():
         raise exceptions.RestoreFailedError(
             f"The last upgrade was interrupted and its backup {backup_path.name} is missing. "

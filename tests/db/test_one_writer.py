@@ -153,6 +153,31 @@ def test_a_write_left_only_in_the_log_after_an_interrupted_upgrade_is_kept_aside
     assert dump(kept) == written
 
 
+def test_a_write_after_an_interrupted_upgrade_is_kept_even_where_the_log_started_over(v1_shop):
+    """The till left a large log; the upgrade's first migration started the log over, leaving an old tail.
+
+    Another program's commit then lands inside that tail, not past the log's size: it still counts.
+    """
+    writer = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1])\n"
+        "conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "conn.executemany('INSERT INTO pos_category (name, sort_order, colour) VALUES (?, 1, \\'#000\\')',"
+        " [(sys.argv[2] + str(i),) for i in range(int(sys.argv[3]))])\n"
+        "conn.commit()\n"
+        "os._exit(0)\n"  # no close, no checkpoint: the log stays
+    )
+    subprocess.run([sys.executable, "-c", writer, str(v1_shop.db), "w" * 500, "3000"], check=True)
+    _kill(_pause(v1_shop, "v2", "during_migration"))
+    subprocess.run([sys.executable, "-c", writer, str(v1_shop.db), "sold after", "1"], check=True)
+    written = dump(v1_shop.db)
+
+    code, out = v1_shop.upgrade_json("v2")
+    assert code == 0, out
+    (kept,) = kept_aside_files(v1_shop.data_dir)
+    assert dump(kept) == written, "the sale made after the crash survives"
+
+
 def test_an_interrupted_upgrade_with_no_later_write_is_restored_and_finished(v1_shop):
     before = dump(v1_shop.db)
     _kill(_pause(v1_shop, "v2", "during_migration"))
