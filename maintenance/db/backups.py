@@ -498,7 +498,10 @@ def restore_backup(
 
     try:
         try:
-            sha = copy_file(backup_path, tmp, progress=report)
+            if wal_bytes(backup_path) and not info.sha256:  # kept aside with its log: both are the database
+                sha = _copy_with_log(backup_path, tmp)
+            else:
+                sha = copy_file(backup_path, tmp, progress=report)
         except OSError as err:
             tmp.unlink(missing_ok=True)
             if not (reclaim_space and _disk_full(err)):

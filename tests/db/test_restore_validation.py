@@ -213,3 +213,16 @@ def test_a_file_kept_aside_with_its_log_is_restored_with_what_the_log_holds(v1_s
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert v1_shop.count("shopext_widget") == expected, "the rows that were only in the log are restored too"
     assert (sha(kept), sha(kept.parent / (kept.name + "-wal"))) == kept_bytes, "the file and its log are untouched"
+
+
+def test_a_restore_of_a_file_kept_with_its_log_cut_off_by_a_crash_is_finished_with_the_log(v1_shop, tmp_path):
+    kept = tmp_path / "pos_system.db.old.20261206-090000"
+    shutil.copyfile(v1_shop.db, kept)
+    before = v1_shop.count("shopext_widget")
+    rows = [(f"late {i}",) for i in range(40)]
+    _written_through_its_log(kept, "INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", rows)
+
+    v1_shop.kill_at("restore_point_keeping", "restore_db", str(kept))
+    code, out = v1_shop.upgrade_json("v1")  # the next start finishes the restore
+    assert code == 0, out
+    assert v1_shop.count("shopext_widget") == before + 40, "finished with what the log holds too"
