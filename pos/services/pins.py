@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from pos.exceptions import PinLockedError, SignInError
@@ -86,18 +86,25 @@ def _count_guess(profile: StaffProfile, now: datetime) -> int:
 
     One UPDATE counts it only while the member of staff is not paused and
     has guesses left, so parallel guesses cannot all pass a check made before
-    any of them was counted.
+    any of them was counted. The last guess starts the pause in that same
+    UPDATE: if its check never ends (the app is closed meanwhile), the pause
+    still does.
     """
-    lockout = timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
-    not_paused = Q(pin_locked_until__isnull=True) | Q(pin_locked_until__lte=now)
+    limit = settings.AURSWIFT_PIN_MAX_FAILURES
+    until = now + timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS)
     mine = StaffProfile.objects.filter(pk=profile.pk)
     with transaction.atomic():
-        counted = mine.filter(not_paused, failed_pin_attempts__lt=settings.AURSWIFT_PIN_MAX_FAILURES).update(
-            failed_pin_attempts=F("failed_pin_attempts") + 1
+        # A pause that is over, or a count left at the limit without one (an older version), starts afresh.
+        mine.filter(
+            Q(pin_locked_until__lte=now) | Q(pin_locked_until__isnull=True, failed_pin_attempts__gte=limit)
+        ).update(failed_pin_attempts=0, pin_locked_until=None)
+        counted = mine.filter(pin_locked_until__isnull=True, failed_pin_attempts__lt=limit).update(
+            failed_pin_attempts=F("failed_pin_attempts") + 1,
+            pin_locked_until=Case(When(failed_pin_attempts__gte=limit - 1, then=Value(until)), default=None),
         )
-        if not counted:  # paused, or the last guesses are being checked right now
-            until = mine.values_list("pin_locked_until", flat=True).first()
-            raise PinLockedError(_wait_message(until if until and until > now else now + lockout, now))
+        if not counted:  # paused, or the last guess is being checked right now
+            paused = mine.values_list("pin_locked_until", flat=True).first() or until
+            raise PinLockedError(_wait_message(paused, now))
         return mine.values_list("failed_pin_attempts", flat=True).get()
 
 

@@ -111,6 +111,37 @@ def test_wrong_pin_says_so_and_locks_after_repeated_failures(demo_shop, settings
     assert client.get("/").status_code == 302
 
 
+def test_a_last_guess_whose_check_never_ended_pauses_for_the_lockout_only(demo_shop, settings):
+    """The app closed while the last allowed guess was being checked: the pause ends like any other."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from pos.exceptions import PinLockedError
+    from pos.services import pins
+
+    settings.AURSWIFT_PIN_MAX_FAILURES = 3
+    profile = StaffProfile.objects.get(user__username="cashier")
+    now = timezone.now()
+    for _ in range(3):  # counted before checking; the third check never ends
+        pins._count_guess(profile, now)
+    cache.clear()  # the till-wide list lived in the app that closed
+    with pytest.raises(PinLockedError):
+        pins.verify_pin(StaffProfile.objects.get(pk=profile.pk), demo_shop.cashier_pin, now=now + timedelta(seconds=5))
+    later = now + timedelta(seconds=settings.AURSWIFT_PIN_LOCKOUT_SECONDS + 1)
+    pins.verify_pin(StaffProfile.objects.get(pk=profile.pk), demo_shop.cashier_pin, now=later)  # accepted
+    assert StaffProfile.objects.filter(pk=profile.pk, failed_pin_attempts=0, pin_locked_until=None).exists()
+
+
+def test_a_count_left_at_the_limit_without_a_pause_does_not_refuse_the_right_pin_forever(demo_shop, settings):
+    from pos.services import pins
+
+    settings.AURSWIFT_PIN_MAX_FAILURES = 3
+    StaffProfile.objects.filter(user__username="cashier").update(failed_pin_attempts=3, pin_locked_until=None)
+    pins.verify_pin(StaffProfile.objects.get(user__username="cashier"), demo_shop.cashier_pin)  # accepted
+
+
 def test_z_report_closes_the_period_for_managers_only(cashier_client, demo_shop):
     _add(cashier_client, "Mocha")
     cashier_client.post("/order/pay/", {"method": "card"})
