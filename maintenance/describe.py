@@ -128,7 +128,7 @@ class KeptAside:
 def kept_aside_databases() -> list[KeptAside]:
     """Return the databases kept aside beside the live one, newest first, each described."""
     items = []
-    for path in health.kept_aside_files(live_db_path().parent):
+    for path in health.kept_aside_files(live_db_path()):
         stamp = re.search(r"\.old\.(\d{8}-\d{6})", path.name)
         created = None
         if stamp:

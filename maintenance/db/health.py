@@ -8,6 +8,7 @@ result is kept in ``logs/last-health.json`` for the admin.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import threading
@@ -78,9 +79,10 @@ class HealthReport:
         ]
 
 
-def kept_aside_files(data_dir: Path) -> list[Path]:
-    """Return the ``pos_system.db.old.<stamp>`` files kept by "Backup & Start Fresh" and repairs."""
-    return sorted(p for p in data_dir.glob("pos_system.db.old.*") if not p.name.endswith(SIDE_SUFFIXES))
+def kept_aside_files(db_path: Path) -> list[Path]:
+    """Return the ``<database>.old.<stamp>`` files kept beside ``db_path`` by "Backup & Start Fresh" and repairs."""
+    pattern = glob.escape(db_path.name) + ".old.*"
+    return sorted(p for p in db_path.parent.glob(pattern) if not p.name.endswith(SIDE_SUFFIXES))
 
 
 def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity: bool = True) -> HealthReport:
@@ -97,7 +99,7 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
         db_mb=round(db_bytes / MB, 1),
         free_mb=round(psutil.disk_usage(str(data_dir)).free / MB, 1),
         required_mb=round(required_bytes(db_bytes) / MB, 1),
-        kept_aside=[p.name for p in kept_aside_files(data_dir)],
+        kept_aside=[p.name for p in kept_aside_files(db_path)],
     )
     try:
         result = classify(db_path)

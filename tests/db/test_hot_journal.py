@@ -71,7 +71,7 @@ def test_start_fresh_keeps_a_consistent_copy_when_a_hot_journal_is_there(v1_shop
         "recovery.backup_and_start_fresh(MaintenanceConfig.from_settings())"
     )
     subprocess.run([sys.executable, "-c", code], env=env, cwd=os.getcwd(), check=True)
-    kept = kept_aside_files(v1_shop.data_dir)
+    kept = kept_aside_files(v1_shop.db)
     assert len(kept) == 1
     assert dump(kept[0]) == before
     assert not v1_shop.db.with_name("pos_system.db-journal").exists()

@@ -88,3 +88,19 @@ def test_upgrading_and_restoring_a_linked_database_act_on_the_real_file(linked_s
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert shop.db.is_symlink() and shop.db.resolve() == real
     assert dump(real) == before, "the backup is back in the real file"
+
+
+def test_a_file_kept_aside_beside_a_linked_database_is_listed(linked_shop, tmp_path):
+    """Kept-aside files lie beside the real file; check_db and the admin's listing find them there."""
+    import json as json_module
+
+    from maintenance.db.health import kept_aside_files
+
+    shop, real = linked_shop
+    code, out = shop.upgrade_json("fail2")
+    assert code == 3, out
+    kept = real.with_name(real.name + ".old.20261206-093000")
+    kept.write_bytes(real.read_bytes())
+    assert kept_aside_files(real) == [kept]
+    report = json_module.loads(shop.manage("check_db", "--json", chain="v1").stdout)
+    assert report["kept_aside"] == [kept.name]

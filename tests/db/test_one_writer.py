@@ -126,7 +126,7 @@ def test_writes_after_an_interrupted_upgrade_are_kept_aside_never_overwritten(v1
 
     code, out = v1_shop.upgrade_json("v2")
     assert code == 0, out
-    kept = kept_aside_files(v1_shop.data_dir)
+    kept = kept_aside_files(v1_shop.db)
     assert len(kept) == 1, kept
     assert dump(kept[0]) == written  # the later write survives, byte for byte in content
     history = [json.loads(line) for line in (v1_shop.data_dir / "logs" / "upgrade-history.jsonl").open()]
@@ -149,7 +149,7 @@ def test_a_write_left_only_in_the_log_after_an_interrupted_upgrade_is_kept_aside
 
     code, out = v1_shop.upgrade_json("v2")
     assert code == 0, out
-    (kept,) = kept_aside_files(v1_shop.data_dir)
+    (kept,) = kept_aside_files(v1_shop.db)
     assert dump(kept) == written
 
 
@@ -174,7 +174,7 @@ def test_a_write_after_an_interrupted_upgrade_is_kept_even_where_the_log_started
 
     code, out = v1_shop.upgrade_json("v2")
     assert code == 0, out
-    (kept,) = kept_aside_files(v1_shop.data_dir)
+    (kept,) = kept_aside_files(v1_shop.db)
     assert dump(kept) == written, "the sale made after the crash survives"
 
 

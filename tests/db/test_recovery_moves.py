@@ -101,7 +101,7 @@ def test_start_fresh_killed_after_any_move_keeps_every_sale_with_its_database(sh
 
     code, out = shop_with_wal.upgrade_json("v1")  # the next start
     assert code == 0, out
-    kept = kept_aside_files(shop_with_wal.data_dir)
+    kept = kept_aside_files(shop_with_wal.db)
     assert len(kept) == 1
     assert _widgets(kept[0]) == 50 + SALES_IN_WAL  # the kept file has its -wal: nothing orphaned
     assert not (shop_with_wal.data_dir / "recovery-intent.json").exists()
@@ -115,7 +115,7 @@ def test_repair_killed_after_any_move_never_ends_in_an_empty_shop(shop_with_wal,
     code, out = shop_with_wal.upgrade_json("v1")
     assert code == 0, out
     assert _widgets(shop_with_wal.db) == 50 + SALES_IN_WAL  # the salvaged database is live
-    kept = kept_aside_files(shop_with_wal.data_dir)
+    kept = kept_aside_files(shop_with_wal.db)
     assert len(kept) == 1 and _widgets(kept[0]) == 50 + SALES_IN_WAL
     leftovers = [p.name for p in shop_with_wal.data_dir.iterdir() if "repair" in p.name]
     assert leftovers == []

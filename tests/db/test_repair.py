@@ -61,7 +61,7 @@ def test_a_second_repair_is_refused_while_one_runs_and_the_first_finishes_cleanl
         assert "an unknown number in sale" in report.message
     assert next(t for t in report.tables if t.table == "staff").recovered_rows == 2
     assert any("Repairing:" in message for message in seen)
-    kept = kept_aside_files(tmp_path)
+    kept = kept_aside_files(db)
     assert len(kept) == 1 and sha(kept[0]) == original  # the damaged file, byte for byte
     conn = sqlite3.connect(ro_uri(db), uri=True)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
