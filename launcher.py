@@ -167,7 +167,7 @@ def run_management_command(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
     from aurswift import configuration
 
-    problem = configuration.settings_problem()
+    problem = configuration.settings_problem(argv)
     if problem is not None:
         return configuration.refuse(problem, argv)
     from django.core.management import execute_from_command_line

@@ -9,7 +9,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aurswift.settings")
     from aurswift import configuration
 
-    problem = configuration.settings_problem()
+    problem = configuration.settings_problem(sys.argv[1:])
     if problem is not None:
         sys.exit(configuration.refuse(problem, sys.argv[1:]))
     from django.core.management import execute_from_command_line

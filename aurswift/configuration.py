@@ -7,6 +7,7 @@ command, and the app, in a traceback (docs/design.md section 7: never one).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -14,8 +15,20 @@ import sys
 REFUSED, UNHEALTHY = 2, 1
 
 
-def settings_problem() -> str | None:
-    """Load the settings; return what is wrong with them in one sentence, or None."""
+def settings_problem(argv: list[str] | None = None) -> str | None:
+    """Load the settings; return what is wrong with them in one sentence, or None.
+
+    ``argv``: a command line whose ``--settings``/``--pythonpath`` apply first,
+    as Django's own command runner would apply them.
+    """
+    if argv:
+        from django.core.management.base import CommandParser, handle_default_options
+
+        parser = CommandParser(add_help=False, allow_abbrev=False)
+        parser.add_argument("--settings")
+        parser.add_argument("--pythonpath")
+        with contextlib.suppress(Exception):  # a malformed line: Django's runner says what is wrong with it
+            handle_default_options(parser.parse_known_args(argv)[0])
     try:
         from django.conf import settings
 

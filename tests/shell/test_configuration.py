@@ -71,3 +71,9 @@ def test_a_backup_of_a_database_that_cannot_be_opened_says_so_not_busy(app_env, 
     proc = _run({**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}"}, "manage.py", "backup_db")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "could not be opened for a backup" in proc.stderr and "busy" not in proc.stderr
+
+
+def test_the_settings_option_is_still_honoured(app_env):
+    show = "from django.conf import settings; print(settings.SETTINGS_MODULE)"
+    proc = _run(app_env, "manage.py", "shell", "-c", show, "--settings=tests.settings")
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("tests.settings"), proc.stdout + proc.stderr
