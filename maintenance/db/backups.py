@@ -140,6 +140,7 @@ def _unique_path(backups_dir: Path, now: datetime) -> Path:
     beside a command) get two names, never one file written by both.
     """
     stem = f"aurswift-backup-{now:%Y%m%d-%H%M%S}"
+    backups_dir.mkdir(parents=True, exist_ok=True)
     n = 1
     while True:
         final = backups_dir / (f"{stem}.db" if n == 1 else f"{stem}-{n}.db")
@@ -315,8 +316,8 @@ def create_backup(
     now = now or datetime.now().astimezone()
     final = path or _unique_path(backups_dir, now)
     partial = final.with_name(final.name + ".partial")
-    emit(progress, Step.BACKUP, "Backing up the database…", percent=0.0)
     try:
+        emit(progress, Step.BACKUP, "Backing up the database…", percent=0.0)
         with _being_written(partial):
             testhooks.pause_if("backup_writing")
             info = _write_backup(db_path, partial, final, progress, reason, now, full_check, database_version)
@@ -903,10 +904,11 @@ def keep_live_as_restore_point(
 def _link_restore_point(
     db_path: Path, final: Path, sha256: str | None, migrations: list[str], now: datetime
 ) -> BackupInfo | None:
-    partial = final.with_name(final.name + ".partial")
-    partial.unlink(missing_ok=True)
+    # Linked under a name of its own: the claimed ``.partial`` (see :func:`_unique_path`) stays ours until the end.
+    linked = final.with_name(final.name + ".partial-link")
+    linked.unlink(missing_ok=True)
     try:
-        os.link(db_path, partial)
+        os.link(db_path, linked)
     except OSError:
         return None  # another file system (EXDEV) or one without hard links: the caller copies
     try:
@@ -914,20 +916,21 @@ def _link_restore_point(
         info = BackupInfo(
             path=final,
             created_at=now,
-            size=partial.stat().st_size,
-            sha256=sha256 or sha256_file(partial),
+            size=linked.stat().st_size,
+            sha256=sha256 or sha256_file(linked),
             reason="restore_point",
             app_version=app_version(),
             migrations=migrations,
             verified=True,
         )
         _write_sidecar(info)
-        os.replace(partial, final)
+        os.replace(linked, final)
         fsync_dir(final.parent)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        linked.unlink(missing_ok=True)
         sidecar_path(final).unlink(missing_ok=True)
         raise
+    final.with_name(final.name + ".partial").unlink(missing_ok=True)
     return info
 
 
@@ -977,6 +980,7 @@ def restore_with_restore_point(
                     live_sha = hashing.result()
     marker = db_path.parent / RESTORE_MARKER
     point: BackupInfo | None = None
+    point_path: Path | None = None
     try:
         point_path = _unique_path(backups_dir, now) if db_path.exists() else None
         write_json_atomic(
@@ -999,6 +1003,8 @@ def restore_with_restore_point(
                     discard(point.path)  # a hard link of the live file would change with it
             marker.unlink(missing_ok=True)
             staged.discard()
+            if point_path is not None and point is None:  # its name was claimed, nothing was made
+                point_path.with_name(point_path.name + ".partial").unlink(missing_ok=True)
             if isinstance(err, (OSError, sqlite3.Error)):
                 raise exceptions.BackupError(
                     f"Restoring {backup_path.name} failed before the database was replaced ({err}). "

@@ -196,3 +196,20 @@ def test_an_upgrade_leaves_alone_the_backup_a_running_backup_db_is_writing(v1_sh
         writing.communicate(timeout=30)
     assert v1_shop.upgrade_json("v2")[0] == 0
     assert not partial.exists(), "once its writer is gone, it is a leftover, and the next run removes it"
+
+
+def test_a_backup_stopped_at_its_first_step_leaves_no_claimed_name_behind(live_db, tmp_path):
+    folder = tmp_path / "backups"
+
+    def stop(progress) -> None:
+        raise exceptions.BackupError("The backup was cancelled; no backup was kept.")
+
+    with pytest.raises(exceptions.BackupError):
+        backups.create_backup(live_db, folder, reason="manual", progress=stop)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_restore_whose_backups_folder_was_deleted_meanwhile_keeps_its_restore_point_there(live_db, tmp_path):
+    made = backups.create_backup(live_db, tmp_path / "kept", reason="manual")
+    point = backups.restore_with_restore_point(made.path, live_db, tmp_path / "gone" / "backups")
+    assert point is not None and point.path.parent == tmp_path / "gone" / "backups" and point.path.exists()
