@@ -20,7 +20,7 @@ import psutil
 
 from maintenance import exceptions, signals
 from maintenance.config import logs_dir
-from maintenance.db import markers, priority
+from maintenance.db import markers, priority, writer_lock
 from maintenance.db.classify import classify, label
 from maintenance.db.diskspace import MB, required_bytes
 from maintenance.db.integrity import check_file
@@ -113,7 +113,7 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
             report.classification = "corrupt"
             report.integrity, report.integrity_ok = err.message, False
             return report
-    report.problem = report.problem or _unfinished_run(db_path) or ""
+    report.problem = report.problem or _unfinished_run(db_path, data_dir) or ""
     if db_path.exists() and integrity:
         check = check_file(db_path, full=full, foreign_keys=True)
         report.integrity, report.integrity_ok = check.summary, check.ok
@@ -123,8 +123,10 @@ def check_health(db_path: Path, data_dir: Path, *, full: bool = True, integrity:
     return report
 
 
-def _unfinished_run(db_path: Path) -> str | None:
+def _unfinished_run(db_path: Path, data_dir: Path) -> str | None:
     """Say so when an upgrade runs, or a crash left one (or a restore) unfinished: the file is not the database yet."""
+    if writer_lock.step_running_in_another_thread(data_dir):
+        return "AurSwift is running a maintenance step on the database now; check again when it is done."
     marker = read_json(markers.marker_path(db_path))
     if marker is not None:
         owner = markers.live_owner(marker)

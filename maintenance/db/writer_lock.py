@@ -119,6 +119,17 @@ def release(data_dir: Path) -> None:
         lock.release()
 
 
+def step_running_in_another_thread(data_dir: Path) -> bool:
+    """Return whether another thread of this process is running a maintenance step (see :func:`held`)."""
+    with _guard:
+        step = _steps.get(_key(data_dir))
+    if step is None or step.acquire(blocking=False):  # free (or held by this very thread)
+        if step is not None:
+            step.release()
+        return False
+    return True
+
+
 def read_holder(data_dir: Path) -> Holder:
     """Return who holds the lock according to its record (``unknown`` when the record is gone or stale)."""
     try:

@@ -276,3 +276,30 @@ def test_check_db_does_not_call_a_database_healthy_while_an_upgrade_is_running_o
     assert not report["healthy"] and "the next start of AurSwift puts back the backup" in report["problem"]
     assert v1_shop.upgrade_json("v2")[0] == 0  # that start: restored, then upgraded
     assert v1_shop.manage("check_db", chain="v2").returncode == 0
+
+
+def test_a_health_check_in_the_app_beside_its_own_running_step_says_it_runs_not_interrupted(live_db):
+    import threading
+
+    from maintenance.db import writer_lock
+    from maintenance.db.health import check_health
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def step() -> None:
+        with writer_lock.held(live_db.parent):
+            (live_db.parent / "restore-in-progress.json").write_text("{}")
+            inside.set()
+            leave.wait(10)
+            (live_db.parent / "restore-in-progress.json").unlink()
+
+    worker = threading.Thread(target=step)
+    worker.start()
+    try:
+        assert inside.wait(10)
+        report = check_health(live_db, live_db.parent, integrity=False)
+        assert report.problem.startswith("AurSwift is running a maintenance step") and not report.healthy
+    finally:
+        leave.set()
+        worker.join(10)
+    assert check_health(live_db, live_db.parent, integrity=False).problem == ""
