@@ -31,3 +31,24 @@ def finishing() -> Iterator[None]:
         yield
     finally:  # None: a handler not installed from Python; the default is the nearest we can put back
         signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C pressed during the block back until the block has ended, then raise it.
+
+    For a step too short to stop but too important to tear: starting the
+    thread a command then waits for (a Ctrl-C inside ``Thread.start()`` would
+    leave the thread running unwatched). Main thread only, as for :func:`finishing`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[bool] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if pressed:
+        raise KeyboardInterrupt

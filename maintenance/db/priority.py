@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from maintenance.db import interrupts
+
 #: A nice value well below the till's 0 (CFS gives it about a tenth of a core against one busy till thread).
 BACKGROUND_NICE = 10
 
@@ -81,8 +83,10 @@ def in_background(work: Callable[[], T], *, name: str = "background", cancel: Ca
         finally:
             ended.set()
 
-    threading.Thread(target=run, name=name, daemon=threading.current_thread().daemon).start()
+    worker = threading.Thread(target=run, name=name, daemon=threading.current_thread().daemon)
     try:
+        with interrupts.deferred():  # a Ctrl-C while it starts is raised here, once it runs: it is then cancelled
+            worker.start()
         ended.wait()
     except BaseException:
         if cancel is not None:

@@ -165,3 +165,26 @@ def test_quitting_the_app_does_not_wait_for_work_its_daemon_threads_started():
     )
     assert done.returncode == 0 and done.stdout.strip() == "quitting", done.stderr
     assert time.monotonic() - started < 10  # not the 30 s of the work
+
+
+def test_ctrl_c_while_the_worker_is_starting_still_cancels_it_and_waits_for_it(monkeypatch):
+    """A Ctrl-C inside Thread.start() used to escape at once, leaving the backup running unwatched."""
+    real_thread = threading.Thread
+
+    class InterruptedWhileStarting(real_thread):
+        def start(self) -> None:
+            super().start()
+            signal.raise_signal(signal.SIGINT)  # handled at once, still inside start()
+
+    cancelled, finished = threading.Event(), []
+
+    def work() -> None:  # as a backup does: it stops at its next step once cancelled
+        cancelled.wait(5)
+        time.sleep(0.2)
+        finished.append(True)
+        raise RuntimeError("cancelled")
+
+    monkeypatch.setattr(threading, "Thread", InterruptedWhileStarting)
+    with pytest.raises(KeyboardInterrupt):
+        priority.in_background(work, cancel=cancelled.set)
+    assert cancelled.is_set() and finished == [True], "cancelled, and waited for until it ended"
