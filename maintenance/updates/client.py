@@ -48,6 +48,7 @@ from tuf.ngclient.urllib3_fetcher import Urllib3Fetcher
 
 from aurswift.paths import bundle_root, is_frozen
 from maintenance.config import app_version, updates_dir
+from maintenance.db import testhooks
 from maintenance.exceptions import MaintenanceError
 from maintenance.updates import install
 from maintenance.updates.repository import LATEST, blob_name, latest_name
@@ -562,7 +563,14 @@ def stage(offer: UpdateOffer, progress: Callable[[int], None] | None = None) -> 
     except (tuf_errors.RepositoryError, tuf_errors.DownloadError, OSError, ValueError, KeyError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UpdateError(f"Download refused: {_explain(err)}. Nothing was installed.") from err
-    shutil.rmtree(target, ignore_errors=True)
     (tmp / "staged.json").write_text(json.dumps(offer.as_dict(), indent=2), encoding="utf-8")
+    # Renames only, so a kill leaves the old release whole, or none, or the new one whole: never a staged.json
+    # over half a tree (which the launcher would install, fail to start and never offer again).
+    old = staged_root / f".{offer.version}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+        testhooks.pause_if("restaging")
     tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
     return target

@@ -298,3 +298,33 @@ def test_a_repository_in_a_local_folder_works_through_a_file_url(releases, app_e
     assert applied.returncode == 0, applied.stderr
     staged = data_dir / "updates" / "staged" / "0.2.1" / "aurswift-0.2.1"
     assert (staged / "CHANGES.txt").read_text() == "receipt footer fixed\n"
+
+
+def test_staging_again_killed_half_way_never_leaves_half_a_release_marked_staged(releases, serve, app_env, data_dir):
+    """A second apply_update replaces the staged release by renames: a kill leaves it whole or absent."""
+    import signal
+
+    from maintenance.updates.install import staged_version
+    from tests.helpers.app import REPO_ROOT
+
+    server = serve(releases["repo"])
+    env = client_env(app_env, server.url, releases["repo"])
+    assert manage("apply_update", env=env).returncode == 0
+    staged = data_dir / "updates" / "staged" / "0.2.1"
+    whole = _tree(staged)
+    again = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "manage.py"), "apply_update"],
+        cwd=REPO_ROOT,
+        env={**env, "AURSWIFT_TEST_PAUSE_AT": "restaging"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in again.stderr:  # type: ignore[union-attr]
+        if line.startswith("AURSWIFT PAUSED AT restaging"):
+            break
+    again.send_signal(signal.SIGKILL)
+    again.communicate(timeout=30)
+    assert staged_version(data_dir) is None, "no staged.json over half a release: nothing is staged"
+    assert manage("apply_update", env=env).returncode == 0
+    assert staged_version(data_dir) == "0.2.1" and _tree(staged) == whole
