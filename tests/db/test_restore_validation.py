@@ -91,7 +91,10 @@ def _written_through_its_log(db: Path, sql: str, params=()) -> None:
     conn = sqlite3.connect(scratch)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA wal_autocheckpoint=0")
-    conn.executemany(sql, params) if params else conn.execute(sql)
+    if params:
+        conn.executemany(sql, params)
+    else:
+        conn.execute(sql)
     conn.commit()
     shutil.copyfile(scratch, db)  # while the connection is open: the main file has not been written back
     shutil.copyfile(scratch.with_name(scratch.name + "-wal"), db.with_name(db.name + "-wal"))
@@ -199,14 +202,20 @@ def test_a_damaged_backup_not_recorded_as_checked_is_checked_and_refused(v1_shop
     assert sha(v1_shop.db) == before
 
 
-def test_a_file_kept_aside_with_its_log_is_restored_with_what_the_log_holds(v1_shop, tmp_path):
-    """``pos_system.db.old.<time>`` keeps its ``-wal``: the sales in it are part of what is restored."""
+@pytest.fixture
+def kept_with_log(v1_shop, tmp_path) -> tuple[Path, int]:
+    """A copy of the shop kept aside as ``pos_system.db.old.<time>`` whose 40 newest rows are only in its log."""
     kept = tmp_path / "pos_system.db.old.20261206-090000"
     shutil.copyfile(v1_shop.db, kept)
     before = v1_shop.count("shopext_widget")
     rows = [(f"late {i}",) for i in range(40)]
     _written_through_its_log(kept, "INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", rows)
-    expected = before + 40
+    return kept, before + 40
+
+
+def test_a_file_kept_aside_with_its_log_is_restored_with_what_the_log_holds(v1_shop, kept_with_log):
+    """``pos_system.db.old.<time>`` keeps its ``-wal``: the sales in it are part of what is restored."""
+    kept, expected = kept_with_log
     kept_bytes = (sha(kept), sha(kept.parent / (kept.name + "-wal")))
 
     proc = v1_shop.manage("restore_db", str(kept))
@@ -215,14 +224,10 @@ def test_a_file_kept_aside_with_its_log_is_restored_with_what_the_log_holds(v1_s
     assert (sha(kept), sha(kept.parent / (kept.name + "-wal"))) == kept_bytes, "the file and its log are untouched"
 
 
-def test_a_restore_of_a_file_kept_with_its_log_cut_off_by_a_crash_is_finished_with_the_log(v1_shop, tmp_path):
-    kept = tmp_path / "pos_system.db.old.20261206-090000"
-    shutil.copyfile(v1_shop.db, kept)
-    before = v1_shop.count("shopext_widget")
-    rows = [(f"late {i}",) for i in range(40)]
-    _written_through_its_log(kept, "INSERT INTO shopext_widget (name, category_id) VALUES (?, 1)", rows)
+def test_a_restore_of_a_file_kept_with_its_log_cut_off_by_a_crash_is_finished_with_the_log(v1_shop, kept_with_log):
+    kept, expected = kept_with_log
 
     v1_shop.kill_at("restore_point_keeping", "restore_db", str(kept))
     code, out = v1_shop.upgrade_json("v1")  # the next start finishes the restore
     assert code == 0, out
-    assert v1_shop.count("shopext_widget") == before + 40, "finished with what the log holds too"
+    assert v1_shop.count("shopext_widget") == expected, "finished with what the log holds too"
