@@ -64,7 +64,7 @@ def is_busy(err: BaseException | None) -> bool:
         return any(word in str(err).lower() for word in _BUSY_WORDS)
     if isinstance(err, exceptions.DatabaseLockedError):
         return is_busy(err.__cause__)
-    return False
+    return isinstance(err.__cause__, sqlite3.Error) and is_busy(err.__cause__)  # Django's wrapper of SQLite's error
 
 
 def is_read_only(err: BaseException) -> bool:

@@ -368,11 +368,6 @@ class _NeedsDatabaseAlone(Exception):
     """A migration could not lock the database while the checks beside it read it; the backup is back."""
 
 
-def _busy(err: BaseException) -> bool:
-    """Return whether ``err``, or the SQLite error Django wrapped in it, says the database is locked."""
-    return busy.is_busy(err) or (isinstance(err.__cause__, sqlite3.Error) and busy.is_busy(err.__cause__))
-
-
 class _DamageFound(Exception):
     """The pre-upgrade checks found damage after the migrations had started."""
 
@@ -686,7 +681,7 @@ def _upgrade_existing(
             before, checks = checks.result(), None
             if not before.ok:  # damage was there before the run: that, not its symptom, is the error
                 _restore_after_damage(config, backup, before, entry, started, progress)
-            if step == "migrate" and _busy(err):  # it needed the database to itself while the checks read it
+            if step == "migrate" and busy.is_busy(err):  # it needed the database to itself while the checks read it
                 _put_backup_back(
                     config, backup, entry, progress, "A migration needs the database to itself; starting again…"
                 )
